@@ -1,0 +1,54 @@
+"""The service's own errors. `labfolio_common.http` maps them to HTTP answers in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LabfolioError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, detail: Any = None) -> None:
+        super().__init__(detail if isinstance(detail, str) else self.code)
+        self.detail = detail if detail is not None else self.code
+
+
+class ConfigurationError(LabfolioError):
+    """A missing or invalid setting: a deployment problem, never the caller's."""
+
+
+class NotFoundError(LabfolioError):
+    status_code = 404
+    code = "not_found"
+
+
+class AuthenticationError(LabfolioError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class PermissionDeniedError(LabfolioError):
+    status_code = 403
+    code = "forbidden"
+
+
+class ConflictError(LabfolioError):
+    status_code = 409
+    code = "conflict"
+
+
+class ValidationFailedError(LabfolioError):
+    """Input that parsed but breaks a rule; `detail` lists each problem with where it is (field, row, column)."""
+
+    status_code = 422
+    code = "validation_error"
+
+
+class DependencyUnavailableError(LabfolioError):
+    """A database, bucket, queue or market-data source did not answer."""
+
+    status_code = 503
+    code = "unavailable"

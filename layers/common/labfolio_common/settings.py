@@ -1,0 +1,44 @@
+"""One settings object for every function, read from the environment once, on first use.
+
+Handler modules import with no environment set (so their import time can be measured); the first invocation calls
+`get_settings()`, which fails with a message naming every missing or invalid setting.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from labfolio_common.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    """Environment variables (names are the upper-case field names) that template.yaml sets on every function."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    stage: str = Field(default="local", min_length=1, max_length=32, pattern=r"^[a-z0-9-]+$")
+    database_url: str = Field(min_length=1, description="SQLAlchemy URL: postgresql+pg8000://... or sqlite:///...")
+    uploads_bucket: str = Field(min_length=3, max_length=63)
+    analysis_queue_url: str = Field(min_length=1)
+    market_data_provider: Literal["yfinance", "offline"] = "yfinance"
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        name = "_".join(str(part) for part in err["loc"]).upper() or "settings"
+        problems.append(f"{name}: {'missing' if err['type'] == 'missing' else err['msg']}")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read and validate the environment; raise ConfigurationError naming each bad variable."""
+    try:
+        return Settings()  # type: ignore[call-arg]  # values come from the environment
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None

@@ -1,0 +1,53 @@
+"""Read template.yaml (and samconfig.toml's parameter overrides) so the local stack and tests take every name,
+route, handler and timing from the same file AWS deploys: nothing is repeated by hand."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+SAMCONFIG_PATH = ROOT / "samconfig.toml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short-form tags (!Ref, !Sub, !GetAtt...) into their long form."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if name == "Fn::GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template as plain data, intrinsic functions in long form ({"Ref": ...}, {"Fn::Sub": ...})."""
+    with path.open(encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def parameter_overrides(environment: str, path: Path = SAMCONFIG_PATH) -> dict[str, str]:
+    """`parameter_overrides` of one samconfig.toml environment (e.g. "local"), as {name: value}."""
+    config = tomllib.loads(path.read_text(encoding="utf-8"))
+    env = config.get(environment, {})
+    raw = ""
+    for section in ("global", "deploy", "build"):
+        raw = env.get(section, {}).get("parameters", {}).get("parameter_overrides", raw) or raw
+    if isinstance(raw, list):
+        raw = " ".join(raw)
+    return {k: v.strip('"') for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', raw)}
