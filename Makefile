@@ -1,0 +1,67 @@
+# labfolio — the words people use. `make dev` and `make test` work on a fresh machine: they set up what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12 to match the Lambda runtime (python3.12): python3.12 on PATH, else pyenv's 3.12.x.
+PYTHON312 ?= $(shell command -v python3.12 2>/dev/null || ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.12.*/bin/python 2>/dev/null | tail -n 1)
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help venv dev test test-fast lint format bench build validate deploy browser clean
+
+help:
+	@echo "make dev     set up and start the local stack at http://127.0.0.1:$${LABFOLIO_PORT:-8000}"
+	@echo "make test    set up and run the whole suite (PostgreSQL from DATABASE_URL, or a throwaway cluster)"
+	@echo "make lint    ruff + mypy          make bench   benchmarks (one BLAS thread)"
+	@echo "make build   sam build            make deploy  sam deploy --guided"
+
+# The virtual environment, installed exactly from uv.lock (re-synced when the lock changes).
+$(BIN)/.synced: pyproject.toml uv.lock
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or set PYTHON312=/path/to/python3.12"; exit 1; }
+	@test -x $(BIN)/uv || { $(PYTHON312) -m venv $(VENV) && $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); }
+	$(BIN)/uv sync --frozen --python $(BIN)/python
+	@touch $@
+
+venv: $(BIN)/.synced
+
+dev: venv
+	$(BIN)/python -m local
+
+# Debian's chromium for the browser tests (Playwright cannot download its own browser here).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: venv
+	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(BIN)/pytest -m "unit or functional" $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/common/labfolio_common functions/analysis/analysis/domain
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: venv
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m bench
+
+build: venv
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam build --cached --parallel
+
+validate: venv
+	$(BIN)/cfn-lint template.yaml
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint
+
+deploy: build
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam deploy --guided
+
+clean:
+	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache

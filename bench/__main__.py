@@ -1,0 +1,122 @@
+"""labfolio benchmarks: `make bench` (one BLAS thread). Prints tables; nothing here passes or fails.
+
+1. Cold-start proxy: each handler module's import time in a fresh interpreter, without a bytecode cache (as
+   `sam build` ships the code) and with one, median of several runs; and whether numpy/pandas got loaded.
+2. Warm latency: each HTTP handler invoked in-process with its health event (API Gateway v2) N times: p50/p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDLERS = {
+    "auth.handler": "functions/auth",
+    "portfolios.handler": "functions/portfolios",
+    "analysis.handler": "functions/analysis",
+    "analysis.worker": "functions/analysis",
+    "factor_update.handler": "functions/factor_update",
+}
+HTTP = {"auth": "auth.handler", "portfolios": "portfolios.handler", "analysis": "analysis.handler"}
+HEAVY = ("numpy", "pandas", "statsmodels", "scipy")
+
+
+def import_once(module: str, cache_dir: str) -> tuple[float, bool]:
+    code = (
+        "import sys, time, json; t = time.perf_counter(); import " + module + "; "
+        "print(json.dumps([time.perf_counter() - t, any(m.split('.')[0] in " + repr(HEAVY) + " for m in sys.modules)]))"
+    )
+    env = {
+        "PYTHONPATH": f"{ROOT / HANDLERS[module]}:{ROOT / 'layers/common'}",
+        "PYTHONPYCACHEPREFIX": cache_dir,
+        "PATH": os.environ.get("PATH", ""),
+    }
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd="/")
+    seconds, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(seconds), bool(heavy)
+
+
+def bench_imports(runs: int) -> None:
+    print(f"\nCold start proxy: import time of each handler module, fresh interpreter (median of {runs})")
+    print(f"{'module':<24}{'no .pyc (s)':>13}{'with .pyc (s)':>15}{'ratio':>8}  numpy/pandas loaded")
+    for module in HANDLERS:
+        cold, warm, heavy = [], [], False
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as cache:  # empty cache: every module compiled from source
+                seconds, heavy = import_once(module, cache)
+                cold.append(seconds)
+                warm.append(import_once(module, cache)[0])  # same cache, now filled
+        c, w = statistics.median(cold), statistics.median(warm)
+        print(f"{module:<24}{c:>13.3f}{w:>15.3f}{c / w:>8.1f}  {'yes' if heavy else 'no'}")
+
+
+class Context:
+    function_name = "bench"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def health_event(path: str) -> dict:
+    event = copy.deepcopy(json.loads((ROOT / "events/http_api_get_health.json").read_text()))
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"GET {path}"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    return event
+
+
+def bench_warm(iterations: int) -> None:
+    import importlib
+    import logging
+
+    for sub in ("functions/auth", "functions/portfolios", "functions/analysis", "layers/common"):
+        sys.path.insert(0, str(ROOT / sub))
+    os.environ.update({
+        "DATABASE_URL": "sqlite://", "UPLOADS_BUCKET": "bench-bucket", "ANALYSIS_QUEUE_URL": "http://localhost/q",
+        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING",
+    })
+    logging.disable(logging.INFO)
+    print(f"\nWarm latency: health route through the real handler (Mangum + FastAPI), in-process, {iterations} calls")
+    print(f"{'route':<28}{'p50 (ms)':>10}{'p99 (ms)':>10}{'max (ms)':>10}")
+    context = Context()
+    for function, module in HTTP.items():
+        handler = importlib.import_module(module).lambda_handler
+        path = f"/api/{function}/health"
+        event = health_event(path)
+        for _ in range(50):
+            assert handler(copy.deepcopy(event), context)["statusCode"] == 200
+        samples = []
+        for _ in range(iterations):
+            ev = copy.deepcopy(event)
+            start = time.perf_counter()
+            handler(ev, context)
+            samples.append((time.perf_counter() - start) * 1000)
+        samples.sort()
+        p50, p99 = samples[len(samples) // 2], samples[int(len(samples) * 0.99) - 1]
+        print(f"{path:<28}{p50:>10.3f}{p99:>10.3f}{samples[-1]:>10.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=2000)
+    parser.add_argument("--import-runs", type=int, default=3)
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+    bench_imports(args.import_runs)
+    bench_warm(args.iterations)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""What every HTTP function shares: the FastAPI app factory, the one error body, and the Mangum entry point.
+
+Error body everywhere: {"error": "<short code>", "detail": <message or list of problems>}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from mangum import Mangum
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from labfolio_common.errors import LabfolioError
+from labfolio_common.observability import logger
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def error_body(code: str, detail: Any) -> dict[str, Any]:
+    return {"error": code, "detail": detail}
+
+
+def _status_code_name(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+async def _labfolio_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LabfolioError)
+    if exc.status_code >= 500:
+        logger.exception("request failed", extra={"error": exc.code})
+    return JSONResponse(error_body(exc.code, exc.detail), status_code=exc.status_code)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(
+        error_body(_status_code_name(exc.status_code), exc.detail),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"field": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type")}
+        for err in exc.errors()
+    ]
+    return JSONResponse(error_body("validation_error", problems), status_code=422)
+
+
+class CatchUnexpected:
+    """Outermost app middleware: anything unexpected is logged with its traceback and answered with a bare 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("unhandled error", extra={"path": scope.get("path")})
+            if started:
+                raise
+            response = JSONResponse(error_body("internal_error", "internal error"), status_code=500)
+            await response(scope, receive, send)
+
+
+def create_app(function: str, routers: Sequence[APIRouter], *, title: str, version: str = "0.1.0") -> FastAPI:
+    """A FastAPI app for one function: its routers, its OpenAPI document at /api/<function>/openapi.json."""
+    app = FastAPI(
+        title=title,
+        version=version,
+        openapi_url=f"/api/{function}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    for router in routers:
+        app.include_router(router)
+    app.add_exception_handler(LabfolioError, _labfolio_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_middleware(CatchUnexpected)
+    return app
+
+
+def health_router(function: str) -> APIRouter:
+    """`GET /api/<function>/health`: the function is deployed and its settings are valid (no I/O)."""
+    router = APIRouter(tags=["health"])
+
+    @router.get(f"/api/{function}/health", summary=f"Health of the {function} function")
+    async def get_function_health() -> dict[str, str]:
+        from labfolio_common.settings import get_settings
+
+        return {"status": "ok", "function": function, "stage": get_settings().stage}
+
+    return router
+
+
+def mangum_adapter(app: FastAPI) -> Mangum:
+    """Mangum for API Gateway HTTP API (payload 2.0); no lifespan — a Lambda has no startup/shutdown hooks."""
+    return Mangum(app, lifespan="off")
+
+
+def make_http_handler(app: FastAPI) -> LambdaHandler:
+    """The Lambda entry point of an HTTP function: a named, decorated function that calls Mangum.
+
+    Settings are validated on every invocation's first line (cached after the first), so a missing variable fails
+    the first request with a message naming it while the module itself imports with no environment set.
+    """
+    from aws_lambda_powertools.logging import correlation_paths
+
+    from labfolio_common.observability import metrics
+    from labfolio_common.settings import get_settings
+
+    adapter = mangum_adapter(app)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        get_settings()
+        return adapter(event, context)
+
+    return lambda_handler

@@ -1,0 +1,183 @@
+"""Create the template's buckets and queues (redrive, notifications) in the moto server, and keep S3 objects across
+restarts (moto keeps nothing: objects are saved under the data folder at shutdown and restored before notifications
+are configured, so restoring fires no events)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from local.model import ACCOUNT_ID, REGION, Resolver, StackModel, TemplateError
+
+log = logging.getLogger("labfolio.local")
+
+_QUEUE_ATTRIBUTES = {
+    "VisibilityTimeout": "VisibilityTimeout",
+    "MessageRetentionPeriod": "MessageRetentionPeriod",
+    "DelaySeconds": "DelaySeconds",
+    "MaximumMessageSize": "MaximumMessageSize",
+    "ReceiveMessageWaitTimeSeconds": "ReceiveMessageWaitTimeSeconds",
+}
+
+
+def aws_client(service: str, endpoint: str) -> Any:
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
+        config=Config(signature_version="s3v4", retries={"mode": "standard"}),
+    )
+
+
+class LocalResources:
+    """The physical names of what the template defines, created in moto."""
+
+    def __init__(self, model: StackModel, endpoint: str) -> None:
+        self.model = model
+        self.endpoint = endpoint
+        self.physical: dict[str, dict[str, str]] = {}
+        self.resolver = Resolver(model, self.physical)
+        self.s3 = aws_client("s3", endpoint)
+        self.sqs = aws_client("sqs", endpoint)
+
+    # ------------------------------------------------------------------ creation
+    def create(self, restore_from: Path | None = None) -> LocalResources:
+        queues = self.model.resources_of_type("AWS::SQS::Queue")
+        for logical_id, res in queues.items():
+            self._create_queue(logical_id, res.get("Properties", {}))
+        for logical_id, res in queues.items():
+            redrive = res.get("Properties", {}).get("RedrivePolicy")
+            if redrive:
+                policy = self.resolver.resolve(redrive)
+                policy = {"deadLetterTargetArn": policy["deadLetterTargetArn"], "maxReceiveCount": str(policy["maxReceiveCount"])}
+                self.sqs.set_queue_attributes(
+                    QueueUrl=self.physical[logical_id]["Ref"], Attributes={"RedrivePolicy": json.dumps(policy)}
+                )
+        buckets = self.model.resources_of_type("AWS::S3::Bucket")
+        for logical_id, res in buckets.items():
+            self._create_bucket(logical_id, res.get("Properties", {}))
+        if restore_from is not None:
+            self.restore_objects(restore_from)
+        for logical_id, res in buckets.items():
+            self._configure_notifications(logical_id, res.get("Properties", {}))
+        return self
+
+    def _create_queue(self, logical_id: str, props: dict[str, Any]) -> None:
+        name = self.resolver.resolve(props.get("QueueName")) or f"{self.model.stack_name}-{logical_id}"
+        attributes = {
+            attr: str(self.resolver.resolve(props[key])) for key, attr in _QUEUE_ATTRIBUTES.items() if key in props
+        }
+        url = self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+        self.physical[logical_id] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def _create_bucket(self, logical_id: str, props: dict[str, Any]) -> None:
+        name = self.resolver.resolve(props.get("BucketName")) or f"{self.model.stack_name}-{logical_id}".lower()
+        try:
+            self.s3.create_bucket(Bucket=name)
+        except self.s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        encryption = props.get("BucketEncryption")
+        if encryption:
+            self.s3.put_bucket_encryption(
+                Bucket=name,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [_lower_first(rule) for rule in self.resolver.resolve(encryption)["ServerSideEncryptionConfiguration"]]
+                },
+            )
+        cors = props.get("CorsConfiguration")
+        if cors:
+            self.s3.put_bucket_cors(Bucket=name, CORSConfiguration=_cors(self.resolver.resolve(cors)))
+        self.physical[logical_id] = {
+            "Ref": name,
+            "Arn": f"arn:aws:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+            "RegionalDomainName": f"{name}.s3.{REGION}.amazonaws.com",
+        }
+
+    def _configure_notifications(self, logical_id: str, props: dict[str, Any]) -> None:
+        config = props.get("NotificationConfiguration")
+        if not config:
+            return
+        config = self.resolver.resolve(config)
+        queue_configs = []
+        for i, qc in enumerate(config.get("QueueConfigurations", [])):
+            rules = qc.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+            entry: dict[str, Any] = {"Id": f"{logical_id}-{i}", "QueueArn": qc["Queue"], "Events": [qc["Event"]]}
+            if rules:
+                entry["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"].lower(), "Value": r["Value"]} for r in rules]}}
+            queue_configs.append(entry)
+        if set(config) - {"QueueConfigurations"}:
+            raise TemplateError(f"{logical_id}: only QueueConfigurations notifications are emulated locally")
+        self.s3.put_bucket_notification_configuration(
+            Bucket=self.physical[logical_id]["Ref"],
+            NotificationConfiguration={"QueueConfigurations": queue_configs},
+        )
+
+    # ------------------------------------------------------------------ lookups
+    def queue_url(self, logical_id: str) -> str:
+        return self.physical[logical_id]["Ref"]
+
+    def bucket_names(self) -> list[str]:
+        return [self.physical[k]["Ref"] for k in self.model.resources_of_type("AWS::S3::Bucket")]
+
+    # ------------------------------------------------------------------ persistence
+    def save_objects(self, folder: Path) -> int:
+        """Write every object of every template bucket under folder/<bucket>/<key>; return how many."""
+        count = 0
+        for bucket in self.bucket_names():
+            manifest: dict[str, dict[str, str]] = {}
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                for item in page.get("Contents", []):
+                    target = _safe_path(folder / bucket, item["Key"])
+                    obj = self.s3.get_object(Bucket=bucket, Key=item["Key"])
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(obj["Body"].read())
+                    manifest[item["Key"]] = {"ContentType": obj.get("ContentType", "binary/octet-stream")}
+                    count += 1
+            (folder / f"{bucket}.manifest.json").parent.mkdir(parents=True, exist_ok=True)
+            (folder / f"{bucket}.manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        return count
+
+    def restore_objects(self, folder: Path) -> int:
+        """Put back what save_objects wrote (before notifications exist, so nothing is re-processed)."""
+        count = 0
+        for bucket in self.bucket_names():
+            manifest_path = folder / f"{bucket}.manifest.json"
+            if not manifest_path.exists():
+                continue
+            for key, meta in json.loads(manifest_path.read_text(encoding="utf-8")).items():
+                source = _safe_path(folder / bucket, key)
+                if source.is_file():
+                    self.s3.put_object(Bucket=bucket, Key=key, Body=source.read_bytes(), ContentType=meta["ContentType"])
+                    count += 1
+        return count
+
+
+def _safe_path(base: Path, key: str) -> Path:
+    parts = PurePosixPath(key).parts
+    if not parts or any(p in ("..", "/") for p in parts):
+        raise ValueError(f"object key {key!r} cannot be saved as a file")
+    return base.joinpath(*parts)
+
+
+def _lower_first(rule: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in rule.items()}
+
+
+def _cors(cors: dict[str, Any]) -> dict[str, Any]:
+    return {"CORSRules": [
+        {
+            {"AllowedHeaders": "AllowedHeaders", "AllowedMethods": "AllowedMethods", "AllowedOrigins": "AllowedOrigins",
+             "ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds", "Id": "ID"}.get(k, k): v
+            for k, v in rule.items()
+        }
+        for rule in cors.get("CorsRules", [])
+    ]}

@@ -1,0 +1,212 @@
+"""The whole labfolio stack on one machine: moto server (S3, SQS), the template's resources, migrations, the
+functions in their own processes, the gateway on http://127.0.0.1:8000, the SQS poller and the scheduler.
+
+    python -m local            # what `make dev` runs; Ctrl-C stops everything and keeps the data
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.aws_resources import LocalResources
+from local.gateway import create_gateway
+from local.model import ACCOUNT_ID, REGION, StackModel, load_model
+from local.moto import MotoServer, aws_environment
+from local.poller import SqsPoller
+from local.runtime import FunctionPool
+from local.scheduler import Scheduler
+from local.template import ROOT
+
+log = logging.getLogger("labfolio.local")
+
+_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "HOME", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@dataclass
+class LocalConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    moto_port: int = 4566
+    data_dir: Path = ROOT / ".local"
+    database_url: str | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+    max_instances: int = 2
+    run_poller: bool = True
+    run_scheduler: bool = True
+    warm: bool = True
+
+    @classmethod
+    def from_env(cls) -> LocalConfig:
+        env = os.environ
+        return cls(
+            host=env.get("LABFOLIO_HOST", "127.0.0.1"),
+            port=int(env.get("LABFOLIO_PORT", "8000")),
+            moto_port=int(env.get("LABFOLIO_MOTO_PORT", "4566")),
+            data_dir=Path(env.get("LABFOLIO_DATA_DIR", str(ROOT / ".local"))).resolve(),
+            database_url=env.get("DATABASE_URL") or None,
+            max_instances=int(env.get("LABFOLIO_MAX_INSTANCES", "2")),
+        )
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'labfolio.db'}"
+
+
+class LocalStack:
+    def __init__(self, config: LocalConfig) -> None:
+        self.config = config
+        self.moto = MotoServer(port=config.moto_port, host="127.0.0.1")
+        self.model: StackModel | None = None
+        self.resources: LocalResources | None = None
+        self.pools: dict[str, FunctionPool] = {}
+        self.pollers: list[SqsPoller] = []
+        self.schedulers: list[Scheduler] = []
+        self._server: Any = None
+        self._server_thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalStack:
+        started = time.perf_counter()
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.moto.start()
+            log.info("moto server at %s", self.moto.endpoint)
+            self.model = load_model({"DatabaseUrl": cfg.effective_database_url, **cfg.overrides})
+            self.resources = LocalResources(self.model, self.moto.endpoint).create(restore_from=cfg.data_dir / "s3")
+            self._migrate()
+            self._start_functions()
+            self._start_event_sources()
+        except BaseException:
+            self.stop(save=False)
+            raise
+        log.info("local stack ready in %.1f s", time.perf_counter() - started)
+        return self
+
+    def _migrate(self) -> None:
+        from migrations.runner import upgrade
+
+        upgrade(self.config.effective_database_url)
+        log.info("database migrated (%s)", self.config.effective_database_url.split("://", 1)[0])
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        assert self.model is not None and self.resources is not None
+        spec = self.model.functions[logical_id]
+        env = {k: os.environ[k] for k in _PASSTHROUGH if k in os.environ}
+        env.update(aws_environment(self.moto.endpoint))
+        env.update({
+            "TZ": ":UTC",
+            "AWS_LAMBDA_FUNCTION_NAME": f"{self.model.stack_name}-{logical_id}",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.update({k: str(v) for k, v in self.resources.resolver.resolve(spec.environment).items()})
+        return env
+
+    def _start_functions(self) -> None:
+        assert self.model is not None
+        for logical_id, spec in self.model.functions.items():
+            self.pools[logical_id] = FunctionPool(spec, self.function_environment(logical_id), self.config.max_instances)
+        if self.config.warm:
+            http_functions = {r.function for r in self.model.routes}
+            for logical_id in http_functions:
+                threading.Thread(target=self.pools[logical_id].warm, daemon=True, name=f"warm:{logical_id}").start()
+
+    def _start_event_sources(self) -> None:
+        assert self.model is not None and self.resources is not None
+        for source in self.model.sqs_sources:
+            poller = SqsPoller(
+                self.resources.sqs,
+                self.resources.queue_url(source.queue),
+                self.resources.physical[source.queue]["Arn"],
+                lambda event, fn=source.function: self.invoke(fn, event),
+                source.batch_size,
+                source.report_failures,
+            )
+            self.pollers.append(poller)
+            if self.config.run_poller:
+                poller.start()
+        for sched in self.model.schedules:
+            rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{self.model.stack_name}-{sched.function}{sched.name}"
+            scheduler = Scheduler(sched.expression, rule_arn, lambda event, fn=sched.function: self.invoke(fn, event))
+            self.schedulers.append(scheduler)
+            if self.config.run_scheduler:
+                scheduler.start()
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        return self.pools[logical_id].invoke(event)
+
+    def gateway(self) -> Any:
+        assert self.model is not None
+        return create_gateway(self.model.routes, self.invoke, ROOT / "frontend")
+
+    def stop(self, save: bool = True) -> None:
+        for thread in [*self.pollers, *self.schedulers]:
+            thread.stop()
+        for thread in [*self.pollers, *self.schedulers]:
+            if thread.is_alive():
+                thread.join(timeout=15)
+        if save and self.resources is not None and self.moto.process is not None:
+            try:
+                saved = self.resources.save_objects(self.config.data_dir / "s3")
+                log.info("saved %d S3 object(s) under %s", saved, self.config.data_dir / "s3")
+            except Exception:
+                log.exception("could not save S3 objects")
+        for pool in self.pools.values():
+            pool.close()
+        self.moto.stop()
+
+    # ------------------------------------------------------------------ HTTP
+    def serve_forever(self) -> None:
+        """Run the gateway in this thread until Ctrl-C / SIGTERM, then stop everything."""
+        import uvicorn
+
+        server = uvicorn.Server(uvicorn.Config(self.gateway(), host=self.config.host, port=self.config.port,
+                                               log_level="warning", access_log=False))
+        print(f"\n  labfolio local stack: http://{self.config.host}:{self.config.port}/  (API under /api, "
+              f"docs at /api/docs; AWS_ENDPOINT_URL={self.moto.endpoint})\n  Ctrl-C stops it; data stays in "
+              f"{self.config.data_dir}\n", flush=True)
+        try:
+            server.run()
+        finally:
+            self.stop()
+
+    def start_http(self, timeout: float = 20.0) -> str:
+        """Serve the gateway from a background thread (tests); returns the base URL."""
+        import uvicorn
+
+        self._server = uvicorn.Server(uvicorn.Config(self.gateway(), host=self.config.host, port=self.config.port,
+                                                     log_level="warning", access_log=False))
+        self._server_thread = threading.Thread(target=self._server.run, daemon=True, name="gateway")
+        self._server_thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._server_thread.is_alive():
+                raise RuntimeError(f"gateway did not start on port {self.config.port}")
+            time.sleep(0.02)
+        return f"http://{self.config.host}:{self.config.port}"
+
+    def stop_http(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._server_thread is not None:
+                self._server_thread.join(timeout=10)
+            self._server = None
+
+
+def main() -> int:
+    logging.basicConfig(level=os.environ.get("LABFOLIO_LOG_LEVEL", "INFO"), stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stack = LocalStack(LocalConfig.from_env()).start()
+    stack.serve_forever()
+    return 0

@@ -1,0 +1,42 @@
+"""Handler modules import with no environment set (so cold start can be measured), and the functions that do not
+compute never load numpy or pandas."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULES = {
+    "auth.handler": "functions/auth",
+    "portfolios.handler": "functions/portfolios",
+    "analysis.handler": "functions/analysis",
+    "analysis.worker": "functions/analysis",
+    "factor_update.handler": "functions/factor_update",
+}
+HEAVY = ("numpy", "pandas", "statsmodels", "scipy", "yfinance")
+
+
+def imported_modules(module: str) -> set[str]:
+    code = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
+    paths = f"{ROOT / MODULES[module]}:{ROOT / 'layers/common'}"
+    out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": paths}, capture_output=True, text=True,
+                         check=True, cwd="/")
+    return set(json.loads(out.stdout))
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_handler_module_imports_with_an_empty_environment(module: str) -> None:
+    assert module in imported_modules(module)
+
+
+@pytest.mark.parametrize("module", ["auth.handler", "portfolios.handler"])
+def test_http_functions_do_not_load_numeric_libraries(module: str) -> None:
+    loaded = imported_modules(module)
+    assert not [m for m in loaded if m.split(".")[0] in HEAVY]
