@@ -89,7 +89,7 @@ class LocalResources:
             self.s3.put_bucket_encryption(
                 Bucket=name,
                 ServerSideEncryptionConfiguration={
-                    "Rules": [_lower_first(rule) for rule in self.resolver.resolve(encryption)["ServerSideEncryptionConfiguration"]]
+                    "Rules": [_encryption_rule(rule) for rule in self.resolver.resolve(encryption)["ServerSideEncryptionConfiguration"]]
                 },
             )
         cors = props.get("CorsConfiguration")
@@ -168,8 +168,10 @@ def _safe_path(base: Path, key: str) -> Path:
     return base.joinpath(*parts)
 
 
-def _lower_first(rule: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in rule.items()}
+def _encryption_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's ServerSideEncryptionRule as the S3 API names it."""
+    renamed = {"ServerSideEncryptionByDefault": "ApplyServerSideEncryptionByDefault"}
+    return {renamed.get(k, k): v for k, v in rule.items()}
 
 
 def _cors(cors: dict[str, Any]) -> dict[str, Any]:

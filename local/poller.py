@@ -50,11 +50,11 @@ class SqsPoller(threading.Thread):
         self.sqs, self.queue_url, self.queue_arn = sqs, queue_url, queue_arn
         self.invoke, self.batch_size, self.report_failures = invoke, batch_size, report_failures
         self.wait_seconds = wait_seconds
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self.batches = 0
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
     def poll_once(self) -> int:
         """Receive one batch and process it; return how many messages were received."""
@@ -85,11 +85,11 @@ class SqsPoller(threading.Thread):
         return len(messages)
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             try:
                 self.poll_once()
             except Exception:
-                if self._stop.is_set():
+                if self._stopping.is_set():
                     return
                 log.exception("SQS poller error; retrying in 1 s")
-                self._stop.wait(1.0)
+                self._stopping.wait(1.0)

@@ -38,12 +38,12 @@ class Scheduler(threading.Thread):
         super().__init__(name=f"scheduler:{rule_arn.rsplit('/', 1)[-1]}", daemon=True)
         self.expression, self.rule_arn, self.invoke = expression, rule_arn, invoke
         self.run_at_start = run_at_start
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self.runs = 0
         self.last_result: Any = None
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
     def fire(self) -> Any:
         try:
@@ -58,8 +58,8 @@ class Scheduler(threading.Thread):
     def run(self) -> None:
         if self.run_at_start:
             self.fire()
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             now = datetime.now(UTC)
-            if self._stop.wait((next_run(self.expression, now) - now).total_seconds()):
+            if self._stopping.wait((next_run(self.expression, now) - now).total_seconds()):
                 return
             self.fire()

@@ -110,12 +110,13 @@ def test_upload_reaches_the_worker_through_sqs(running: tuple[LocalStack, str], 
     bucket = stack.resources.bucket_names()[0]
     s3 = aws_client("s3", stack.moto.endpoint)
     # when a CSV lands under uploads/
-    s3.put_object(Bucket=bucket, Key="uploads/u1/p1/my holdings.csv", Body=b"ticker,quantity\nAAPL,10\n")
+    content = b"ticker,quantity\nAAPL,10\n"
+    s3.put_object(Bucket=bucket, Key="uploads/u1/p1/my holdings.csv", Body=content)
     # then the worker records it, via the S3 notification, the queue and the poller
     wait_for(lambda: count(database_url, Upload) == 1)
     with session_scope(database_url) as session:
         upload = session.scalars(select(Upload)).one()
-    assert (upload.bucket, upload.object_key, upload.size_bytes) == (bucket, "uploads/u1/p1/my holdings.csv", 23)
+    assert (upload.bucket, upload.object_key, upload.size_bytes) == (bucket, "uploads/u1/p1/my holdings.csv", len(content))
     # and objects outside uploads/ raise no event
     s3.put_object(Bucket=bucket, Key="other/x.csv", Body=b"x")
     time.sleep(1.5)
