@@ -83,10 +83,16 @@ def bench_warm(iterations: int) -> None:
 
     for sub in ("functions/auth", "functions/portfolios", "functions/analysis", "layers/common"):
         sys.path.insert(0, str(ROOT / sub))
-    os.environ.update({
-        "DATABASE_URL": "sqlite://", "UPLOADS_BUCKET": "bench-bucket", "ANALYSIS_QUEUE_URL": "http://localhost/q",
-        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING",
-    })
+    os.environ.update(
+        {
+            "DATABASE_URL": "sqlite://",
+            "UPLOADS_BUCKET": "bench-bucket",
+            "ANALYSIS_QUEUE_URL": "http://localhost/q",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
     logging.disable(logging.INFO)
     print(f"\nWarm latency: health route through the real handler (Mangum + FastAPI), in-process, {iterations} calls")
     print(f"{'route':<28}{'p50 (ms)':>10}{'p99 (ms)':>10}{'max (ms)':>10}")

@@ -4,6 +4,7 @@ are configured, so restoring fires no events)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path, PurePosixPath
@@ -56,7 +57,10 @@ class LocalResources:
             redrive = res.get("Properties", {}).get("RedrivePolicy")
             if redrive:
                 policy = self.resolver.resolve(redrive)
-                policy = {"deadLetterTargetArn": policy["deadLetterTargetArn"], "maxReceiveCount": str(policy["maxReceiveCount"])}
+                policy = {
+                    "deadLetterTargetArn": policy["deadLetterTargetArn"],
+                    "maxReceiveCount": str(policy["maxReceiveCount"]),
+                }
                 self.sqs.set_queue_attributes(
                     QueueUrl=self.physical[logical_id]["Ref"], Attributes={"RedrivePolicy": json.dumps(policy)}
                 )
@@ -80,16 +84,17 @@ class LocalResources:
 
     def _create_bucket(self, logical_id: str, props: dict[str, Any]) -> None:
         name = self.resolver.resolve(props.get("BucketName")) or f"{self.model.stack_name}-{logical_id}".lower()
-        try:
+        with contextlib.suppress(self.s3.exceptions.BucketAlreadyOwnedByYou):
             self.s3.create_bucket(Bucket=name)
-        except self.s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
         encryption = props.get("BucketEncryption")
         if encryption:
             self.s3.put_bucket_encryption(
                 Bucket=name,
                 ServerSideEncryptionConfiguration={
-                    "Rules": [_encryption_rule(rule) for rule in self.resolver.resolve(encryption)["ServerSideEncryptionConfiguration"]]
+                    "Rules": [
+                        _encryption_rule(rule)
+                        for rule in self.resolver.resolve(encryption)["ServerSideEncryptionConfiguration"]
+                    ]
                 },
             )
         cors = props.get("CorsConfiguration")
@@ -112,7 +117,9 @@ class LocalResources:
             rules = qc.get("Filter", {}).get("S3Key", {}).get("Rules", [])
             entry: dict[str, Any] = {"Id": f"{logical_id}-{i}", "QueueArn": qc["Queue"], "Events": [qc["Event"]]}
             if rules:
-                entry["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"].lower(), "Value": r["Value"]} for r in rules]}}
+                entry["Filter"] = {
+                    "Key": {"FilterRules": [{"Name": r["Name"].lower(), "Value": r["Value"]} for r in rules]}
+                }
             queue_configs.append(entry)
         if set(config) - {"QueueConfigurations"}:
             raise TemplateError(f"{logical_id}: only QueueConfigurations notifications are emulated locally")
@@ -156,7 +163,9 @@ class LocalResources:
             for key, meta in json.loads(manifest_path.read_text(encoding="utf-8")).items():
                 source = _safe_path(folder / bucket, key)
                 if source.is_file():
-                    self.s3.put_object(Bucket=bucket, Key=key, Body=source.read_bytes(), ContentType=meta["ContentType"])
+                    self.s3.put_object(
+                        Bucket=bucket, Key=key, Body=source.read_bytes(), ContentType=meta["ContentType"]
+                    )
                     count += 1
         return count
 
@@ -175,11 +184,19 @@ def _encryption_rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cors(cors: dict[str, Any]) -> dict[str, Any]:
-    return {"CORSRules": [
-        {
-            {"AllowedHeaders": "AllowedHeaders", "AllowedMethods": "AllowedMethods", "AllowedOrigins": "AllowedOrigins",
-             "ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds", "Id": "ID"}.get(k, k): v
-            for k, v in rule.items()
-        }
-        for rule in cors.get("CorsRules", [])
-    ]}
+    return {
+        "CORSRules": [
+            {
+                {
+                    "AllowedHeaders": "AllowedHeaders",
+                    "AllowedMethods": "AllowedMethods",
+                    "AllowedOrigins": "AllowedOrigins",
+                    "ExposedHeaders": "ExposeHeaders",
+                    "MaxAge": "MaxAgeSeconds",
+                    "Id": "ID",
+                }.get(k, k): v
+                for k, v in rule.items()
+            }
+            for rule in cors.get("CorsRules", [])
+        ]
+    }

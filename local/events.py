@@ -14,8 +14,15 @@ from typing import Any
 from local.model import ACCOUNT_ID, REGION
 
 API_ID = "local"
-_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
-               "application/x-www-form-urlencoded", "+json", "+xml")
+_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+    "+json",
+    "+xml",
+)
 
 
 def _is_text(content_type: str) -> bool:
@@ -97,26 +104,28 @@ def sqs_event(messages: Iterable[Mapping[str, Any]], queue_arn: str) -> dict[str
     records = []
     for msg in messages:
         body = msg["Body"]
-        records.append({
-            "messageId": msg["MessageId"],
-            "receiptHandle": msg["ReceiptHandle"],
-            "body": body,
-            "attributes": dict(msg.get("Attributes", {})),
-            "messageAttributes": {
-                name: {
-                    "stringValue": attr.get("StringValue"),
-                    "binaryValue": attr.get("BinaryValue"),
-                    "stringListValues": [],
-                    "binaryListValues": [],
-                    "dataType": attr.get("DataType", "String"),
-                }
-                for name, attr in msg.get("MessageAttributes", {}).items()
-            },
-            "md5OfBody": msg.get("MD5OfBody") or hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's checksum
-            "eventSource": "aws:sqs",
-            "eventSourceARN": queue_arn,
-            "awsRegion": REGION,
-        })
+        records.append(
+            {
+                "messageId": msg["MessageId"],
+                "receiptHandle": msg["ReceiptHandle"],
+                "body": body,
+                "attributes": dict(msg.get("Attributes", {})),
+                "messageAttributes": {
+                    name: {
+                        "stringValue": attr.get("StringValue"),
+                        "binaryValue": attr.get("BinaryValue"),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": attr.get("DataType", "String"),
+                    }
+                    for name, attr in msg.get("MessageAttributes", {}).items()
+                },
+                "md5OfBody": msg.get("MD5OfBody") or hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's checksum
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+        )
     return {"Records": records}
 
 

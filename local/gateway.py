@@ -140,8 +140,15 @@ def create_gateway(routes: Sequence[HttpRoute], invoke: Invoke, frontend_dir: Pa
         docs = []
         for route in table.routes:
             if route.path.endswith("/openapi.json") and route.method == "GET":
-                event = http_api_event(method="GET", path=route.path, route_key=f"GET {route.path}", raw_query="",
-                                       headers=[("host", "127.0.0.1")], body=b"", source_ip="127.0.0.1")
+                event = http_api_event(
+                    method="GET",
+                    path=route.path,
+                    route_key=f"GET {route.path}",
+                    raw_query="",
+                    headers=[("host", "127.0.0.1")],
+                    body=b"",
+                    source_ip="127.0.0.1",
+                )
                 try:
                     result = await run_in_threadpool(invoke, route.function, event)
                     docs.append(json.loads(result["body"]))

@@ -132,7 +132,11 @@ def load_model(overrides: dict[str, str] | None = None, environment: str = "loca
                 report = "ReportBatchItemFailures" in ev_props.get("FunctionResponseTypes", [])
                 sqs.append(SqsSource(logical_id, queue_id, int(ev_props.get("BatchSize", 10)), report))
             elif event["Type"] in ("Schedule", "ScheduleV2"):
-                schedules.append(ScheduleSource(logical_id, name, ev_props["Schedule" if event["Type"] == "Schedule" else "ScheduleExpression"]))
+                schedules.append(
+                    ScheduleSource(
+                        logical_id, name, ev_props["Schedule" if event["Type"] == "Schedule" else "ScheduleExpression"]
+                    )
+                )
             else:
                 raise TemplateError(f"{logical_id}.{name}: event type {event['Type']} is not emulated locally")
     return StackModel(template, params, chosen.get("StackName", "labfolio-local"), functions, routes, sqs, schedules)
@@ -194,7 +198,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":

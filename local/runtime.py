@@ -52,8 +52,16 @@ def _child_main(conn: Connection, name: str, handler: str, paths: list[str], env
         func = getattr(importlib.import_module(module_name), func_name)
         conn.send(("ready", None))
     except BaseException as exc:  # report import errors as Lambda does (Runtime.ImportModuleError)
-        conn.send(("error", {"errorType": "Runtime.ImportModuleError", "errorMessage": f"{type(exc).__name__}: {exc}",
-                             "stackTrace": traceback.format_exc().splitlines()}))
+        conn.send(
+            (
+                "error",
+                {
+                    "errorType": "Runtime.ImportModuleError",
+                    "errorMessage": f"{type(exc).__name__}: {exc}",
+                    "stackTrace": traceback.format_exc().splitlines(),
+                },
+            )
+        )
         return
     while True:
         try:
@@ -61,16 +69,28 @@ def _child_main(conn: Connection, name: str, handler: str, paths: list[str], env
         except EOFError:
             return
         context = LambdaContext(
-            function_name=name, function_version="$LATEST",
+            function_name=name,
+            function_version="$LATEST",
             invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}",
-            memory_limit_in_mb=memory, aws_request_id=request_id,
-            log_group_name=f"/aws/lambda/{name}", log_stream_name=f"local/{os.getpid()}", deadline=deadline,
+            memory_limit_in_mb=memory,
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{name}",
+            log_stream_name=f"local/{os.getpid()}",
+            deadline=deadline,
         )
         try:
             conn.send(("ok", func(event, context)))
         except Exception as exc:
-            conn.send(("error", {"errorType": type(exc).__name__, "errorMessage": str(exc),
-                                 "stackTrace": traceback.format_exc().splitlines()}))
+            conn.send(
+                (
+                    "error",
+                    {
+                        "errorType": type(exc).__name__,
+                        "errorMessage": str(exc),
+                        "stackTrace": traceback.format_exc().splitlines(),
+                    },
+                )
+            )
 
 
 class FunctionInstance:
@@ -112,14 +132,21 @@ class FunctionInstance:
             remaining = deadline - time.time()
             if not self.conn.poll(max(0.0, remaining)):
                 self.kill()
-                raise InvocationError({"errorType": "Sandbox.Timedout",
-                                       "errorMessage": f"Task timed out after {self.spec.timeout:.2f} seconds"})
+                raise InvocationError(
+                    {
+                        "errorType": "Sandbox.Timedout",
+                        "errorMessage": f"Task timed out after {self.spec.timeout:.2f} seconds",
+                    }
+                )
             status, payload = self.conn.recv()
         except (EOFError, OSError, BrokenPipeError) as exc:
             self.kill()
-            raise InvocationError({"errorType": "Runtime.ExitError",
-                                   "errorMessage": f"the runtime exited ({exc.__class__.__name__}) after "
-                                                   f"{time.time() - start:.2f} s"}) from None
+            raise InvocationError(
+                {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"the runtime exited ({exc.__class__.__name__}) after {time.time() - start:.2f} s",
+                }
+            ) from None
         if status == "error":
             raise InvocationError(payload)
         return payload

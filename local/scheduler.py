@@ -33,8 +33,9 @@ def next_run(expression: str, after: datetime) -> datetime:
 
 
 class Scheduler(threading.Thread):
-    def __init__(self, expression: str, rule_arn: str, invoke: Callable[[dict[str, Any]], Any],
-                 run_at_start: bool = True) -> None:
+    def __init__(
+        self, expression: str, rule_arn: str, invoke: Callable[[dict[str, Any]], Any], run_at_start: bool = True
+    ) -> None:
         super().__init__(name=f"scheduler:{rule_arn.rsplit('/', 1)[-1]}", daemon=True)
         self.expression, self.rule_arn, self.invoke = expression, rule_arn, invoke
         self.run_at_start = run_at_start

@@ -101,22 +101,26 @@ class LocalStack:
         spec = self.model.functions[logical_id]
         env = {k: os.environ[k] for k in _PASSTHROUGH if k in os.environ}
         env.update(aws_environment(self.moto.endpoint))
-        env.update({
-            "TZ": ":UTC",
-            "AWS_LAMBDA_FUNCTION_NAME": f"{self.model.stack_name}-{logical_id}",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "TZ": ":UTC",
+                "AWS_LAMBDA_FUNCTION_NAME": f"{self.model.stack_name}-{logical_id}",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update({k: str(v) for k, v in self.resources.resolver.resolve(spec.environment).items()})
         return env
 
     def _start_functions(self) -> None:
         assert self.model is not None
         for logical_id, spec in self.model.functions.items():
-            self.pools[logical_id] = FunctionPool(spec, self.function_environment(logical_id), self.config.max_instances)
+            self.pools[logical_id] = FunctionPool(
+                spec, self.function_environment(logical_id), self.config.max_instances
+            )
         if self.config.warm:
             http_functions = {r.function for r in self.model.routes}
             for logical_id in http_functions:
@@ -171,11 +175,17 @@ class LocalStack:
         """Run the gateway in this thread until Ctrl-C / SIGTERM, then stop everything."""
         import uvicorn
 
-        server = uvicorn.Server(uvicorn.Config(self.gateway(), host=self.config.host, port=self.config.port,
-                                               log_level="warning", access_log=False))
-        print(f"\n  labfolio local stack: http://{self.config.host}:{self.config.port}/  (API under /api, "
-              f"docs at /api/docs; AWS_ENDPOINT_URL={self.moto.endpoint})\n  Ctrl-C stops it; data stays in "
-              f"{self.config.data_dir}\n", flush=True)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                self.gateway(), host=self.config.host, port=self.config.port, log_level="warning", access_log=False
+            )
+        )
+        print(
+            f"\n  labfolio local stack: http://{self.config.host}:{self.config.port}/  (API under /api, "
+            f"docs at /api/docs; AWS_ENDPOINT_URL={self.moto.endpoint})\n  Ctrl-C stops it; data stays in "
+            f"{self.config.data_dir}\n",
+            flush=True,
+        )
         try:
             server.run()
         finally:
@@ -185,8 +195,11 @@ class LocalStack:
         """Serve the gateway from a background thread (tests); returns the base URL."""
         import uvicorn
 
-        self._server = uvicorn.Server(uvicorn.Config(self.gateway(), host=self.config.host, port=self.config.port,
-                                                     log_level="warning", access_log=False))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.gateway(), host=self.config.host, port=self.config.port, log_level="warning", access_log=False
+            )
+        )
         self._server_thread = threading.Thread(target=self._server.run, daemon=True, name="gateway")
         self._server_thread.start()
         deadline = time.monotonic() + timeout
@@ -205,8 +218,11 @@ class LocalStack:
 
 
 def main() -> int:
-    logging.basicConfig(level=os.environ.get("LABFOLIO_LOG_LEVEL", "INFO"), stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LABFOLIO_LOG_LEVEL", "INFO"),
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     stack = LocalStack(LocalConfig.from_env()).start()
     stack.serve_forever()
     return 0

@@ -57,7 +57,8 @@ def test_invalid_fields_are_each_listed(lambda_env: Any, lambda_context: Any) ->
 
 def test_service_error_maps_to_its_status_and_code(lambda_env: Any, lambda_context: Any) -> None:
     assert call('{"name": "taken", "quantity": 1}', lambda_context) == (
-        409, {"error": "conflict", "detail": "name already taken"}
+        409,
+        {"error": "conflict", "detail": "name already taken"},
     )
 
 

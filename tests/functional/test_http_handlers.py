@@ -17,7 +17,9 @@ pytestmark = pytest.mark.functional
 HANDLERS = {"auth": "auth.handler", "portfolios": "portfolios.handler", "analysis": "analysis.handler"}
 
 
-def http_event(method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+def http_event(
+    method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     event = copy.deepcopy(load_event("http_api_get_health.json"))
     event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
@@ -55,7 +57,9 @@ def test_stack_health_reports_each_part_ok(lambda_env: Any, lambda_context: Any)
     assert status == 200, body
     assert body["status"] == "ok"
     assert {name: part["status"] for name, part in body["parts"].items()} == {
-        "database": "ok", "bucket": "ok", "queue": "ok"
+        "database": "ok",
+        "bucket": "ok",
+        "queue": "ok",
     }
     assert body["parts"]["bucket"]["detail"]["name"] == lambda_env.bucket_names()[0]
     # S3 sent its s3:TestEvent to the queue when the notification was configured

@@ -37,12 +37,14 @@ def test_worker_records_the_uploaded_object_with_its_decoded_key(
     result = worker(event, lambda_context)
     # then
     assert result == {"batchItemFailures": []}
-    assert uploads(database_url) == [(
-        "labfolio-dev-uploads-123456789012",
-        "uploads/0b1e4f3c-7d2a-4e8b-9f60-1a2b3c4d5e6f/5f6e7d8c-9b0a-4c1d-8e2f-3a4b5c6d7e8f/my portfolio(2).csv",
-        214,
-        "9b2cf535f27731c974343645a3985328",
-    )]
+    assert uploads(database_url) == [
+        (
+            "labfolio-dev-uploads-123456789012",
+            "uploads/0b1e4f3c-7d2a-4e8b-9f60-1a2b3c4d5e6f/5f6e7d8c-9b0a-4c1d-8e2f-3a4b5c6d7e8f/my portfolio(2).csv",
+            214,
+            "9b2cf535f27731c974343645a3985328",
+        )
+    ]
 
 
 def test_worker_records_a_redelivered_message_once(lambda_env: Any, database_url: str, lambda_context: Any) -> None:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 def http(url: str, method: str = "GET") -> tuple[int, Any, dict[str, str]]:
     request = urllib.request.Request(url, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - local URL
+        with urllib.request.urlopen(request, timeout=30) as response:
             body = response.read()
             status, headers = response.status, dict(response.headers)
     except urllib.error.HTTPError as exc:
@@ -49,8 +49,11 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
 
 
 def make_stack(data_dir: Path, database_url: str) -> LocalStack:
-    return LocalStack(LocalConfig(port=free_port(), moto_port=free_port(), data_dir=data_dir,
-                                  database_url=database_url, max_instances=1))
+    return LocalStack(
+        LocalConfig(
+            port=free_port(), moto_port=free_port(), data_dir=data_dir, database_url=database_url, max_instances=1
+        )
+    )
 
 
 @pytest.fixture
@@ -116,7 +119,11 @@ def test_upload_reaches_the_worker_through_sqs(running: tuple[LocalStack, str], 
     wait_for(lambda: count(database_url, Upload) == 1)
     with session_scope(database_url) as session:
         upload = session.scalars(select(Upload)).one()
-    assert (upload.bucket, upload.object_key, upload.size_bytes) == (bucket, "uploads/u1/p1/my holdings.csv", len(content))
+    assert (upload.bucket, upload.object_key, upload.size_bytes) == (
+        bucket,
+        "uploads/u1/p1/my holdings.csv",
+        len(content),
+    )
     # and objects outside uploads/ raise no event
     s3.put_object(Bucket=bucket, Key="other/x.csv", Body=b"x")
     time.sleep(1.5)

@@ -20,18 +20,27 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def resources(aws: MotoServer) -> LocalResources:
-    return LocalResources(load_model({"QueueVisibilityTimeout": "1", "QueueMaxReceiveCount": "2"}), aws.endpoint).create()
+    return LocalResources(
+        load_model({"QueueVisibilityTimeout": "1", "QueueMaxReceiveCount": "2"}), aws.endpoint
+    ).create()
 
 
 def poller(resources: LocalResources, invoke: Any) -> SqsPoller:
-    return SqsPoller(resources.sqs, resources.queue_url("AnalysisQueue"),
-                     resources.physical["AnalysisQueue"]["Arn"], invoke, batch_size=10, wait_seconds=0)
+    return SqsPoller(
+        resources.sqs,
+        resources.queue_url("AnalysisQueue"),
+        resources.physical["AnalysisQueue"]["Arn"],
+        invoke,
+        batch_size=10,
+        wait_seconds=0,
+    )
 
 
 def depth(resources: LocalResources, queue: str) -> int:
     attrs = resources.sqs.get_queue_attributes(
         QueueUrl=resources.queue_url(queue),
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
@@ -44,7 +53,9 @@ def test_partial_failure_keeps_only_the_failed_message_then_dead_letters_it(reso
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
         seen.extend(r["body"] for r in event["Records"])
         assert all(r["eventSource"] == "aws:sqs" for r in event["Records"])
-        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "bad"]}
+        return {
+            "batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "bad"]
+        }
 
     p = poller(resources, invoke)
     deadline = time.monotonic() + 20

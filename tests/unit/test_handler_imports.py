@@ -26,8 +26,9 @@ HEAVY = ("numpy", "pandas", "statsmodels", "scipy", "yfinance")
 def imported_modules(module: str) -> set[str]:
     code = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
     paths = f"{ROOT / MODULES[module]}:{ROOT / 'layers/common'}"
-    out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": paths}, capture_output=True, text=True,
-                         check=True, cwd="/")
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={"PYTHONPATH": paths}, capture_output=True, text=True, check=True, cwd="/"
+    )
     return set(json.loads(out.stdout))
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -17,7 +17,7 @@ _CONFIG = Config(
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     """A cached boto3 client (S3 with SigV4, bounded timeouts and standard retries)."""
     return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]

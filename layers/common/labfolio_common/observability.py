@@ -29,5 +29,6 @@ def get_tracer() -> Tracer:
 
     return Tracer()
 
+
 # A function whose invocation published nothing (a health check) is normal, not worth a warning per request.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
