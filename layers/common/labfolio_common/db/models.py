@@ -1,0 +1,176 @@
+"""Declarative models of the database: the seed's schema (shared/SEED_SCHEMA.sql) plus labfolio's own tables.
+
+Table, column and key names are the seed's. Constraint names follow PostgreSQL's own defaults (`accounts_pkey`,
+`accounts_username_key`, `returns_factor_id_fkey`...), so a database made by the seed's SQL and one made by the
+migrations carry the same names. Ids are uuid4 made by the application (`default=uuid.uuid4`); the migrations add a
+`gen_random_uuid()` server default on PostgreSQL only, as the seed has. Timestamps are UTC, stored without zone,
+and come back timezone-aware. Every schema change goes through an Alembic migration (migrations/versions/).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Final
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+USER_SCHEMA: Final = "user_management"
+FACTOR_SCHEMA: Final = "factor"
+
+# PostgreSQL's default constraint names, so seed-made and migration-made databases agree.
+NAMING_CONVENTION: Final[dict[str, str]] = {
+    "pk": "%(table_name)s_pkey",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+}
+
+NOW: Final = text("CURRENT_TIMESTAMP")
+
+
+def utcnow() -> datetime:
+    """The current time in UTC, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """TIMESTAMP (without time zone) holding UTC: aware values are converted, naive ones are taken as UTC."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _created_at() -> Mapped[datetime | None]:
+    return mapped_column(UTCDateTime(), default=utcnow, server_default=NOW)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (Index("idx_accounts_username", "username"), {"schema": USER_SCHEMA})
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime | None] = _created_at()
+
+
+# Usernames are unique case-insensitively (the seed's UNIQUE alone is case-sensitive).
+Index("accounts_username_lower_key", func.lower(Account.username), unique=True)
+
+
+class Portfolio(Base):
+    __tablename__ = "portfolios"
+    __table_args__ = (Index("idx_portfolios_name", "portfolio_name"), {"schema": USER_SCHEMA})
+
+    portfolio_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid.uuid4)
+    portfolio_name: Mapped[str] = mapped_column(String(255))
+    portfolio_address: Mapped[str | None] = mapped_column(String(512))  # S3 address
+    created_at: Mapped[datetime | None] = _created_at()
+
+
+class UserPortfolio(Base):
+    """Ownership: labfolio writes exactly one owner row per portfolio."""
+
+    __tablename__ = "user_portfolios"
+    __table_args__ = ({"schema": USER_SCHEMA},)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid(), ForeignKey(f"{USER_SCHEMA}.accounts.user_id", ondelete="CASCADE"), primary_key=True
+    )
+    portfolio_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid(), ForeignKey(f"{USER_SCHEMA}.portfolios.portfolio_id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime | None] = _created_at()
+
+
+class Upload(Base):
+    """One object that arrived in the uploads bucket; (bucket, key, etag) makes an SQS redelivery a no-op."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        UniqueConstraint("bucket", "object_key", "etag"),
+        CheckConstraint("size_bytes >= 0", name="size_bytes"),
+        {"schema": USER_SCHEMA},
+    )
+
+    upload_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid.uuid4)
+    bucket: Mapped[str] = mapped_column(String(63))
+    object_key: Mapped[str] = mapped_column(String(1024))
+    size_bytes: Mapped[int] = mapped_column(BigInteger())
+    etag: Mapped[str] = mapped_column(String(128), server_default="")
+    event_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, server_default=NOW)
+    status: Mapped[str] = mapped_column(String(32), default="received", server_default="received")
+
+
+class Factor(Base):
+    __tablename__ = "factors"
+    # The seed says `PRIMARY KEY NOT NULL UNIQUE`; PostgreSQL drops a UNIQUE that repeats the primary key.
+    __table_args__ = (Index("idx_factors_id", "factor_id"), {"schema": FACTOR_SCHEMA})
+
+    factor_id: Mapped[str] = mapped_column(String(50), primary_key=True)  # e.g. 'MKT'
+    factor_name: Mapped[str] = mapped_column(String(255))
+    factor_description: Mapped[str | None] = mapped_column(Text())
+    factor_category: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime | None] = _created_at()
+    last_updated: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=NOW
+    )
+
+
+class FactorReturn(Base):
+    """Daily factor returns; upserted on (factor_id, date), never deleted and re-inserted."""
+
+    __tablename__ = "returns"
+    __table_args__ = (Index("idx_factor_returns_date", "date"), {"schema": FACTOR_SCHEMA})
+
+    factor_id: Mapped[str] = mapped_column(
+        String(50), ForeignKey(f"{FACTOR_SCHEMA}.factors.factor_id", ondelete="CASCADE"), primary_key=True
+    )
+    date: Mapped[dt.date] = mapped_column(Date(), primary_key=True)
+    return_value: Mapped[Decimal] = mapped_column(Numeric(10, 6))
+
+
+SEED_TABLES: Final = (
+    f"{USER_SCHEMA}.accounts",
+    f"{USER_SCHEMA}.portfolios",
+    f"{USER_SCHEMA}.user_portfolios",
+    f"{FACTOR_SCHEMA}.factors",
+    f"{FACTOR_SCHEMA}.returns",
+)
