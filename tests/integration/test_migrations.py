@@ -30,7 +30,9 @@ SEED_TABLES = {
     "factor": ("factors", "returns"),
 }
 SEED_INDEXES = ("idx_accounts_username", "idx_portfolios_name", "idx_factor_returns_date", "idx_factors_id")
-ALL_TABLES = {"accounts", "portfolios", "user_portfolios", "uploads", "factors", "returns"}
+SEED_TABLE_NAMES = {"accounts", "portfolios", "user_portfolios", "factors", "returns"}
+AUTH_TABLES = {"sessions", "login_failures", "login_lockouts"}
+ALL_TABLES = SEED_TABLE_NAMES | {"uploads"} | AUTH_TABLES
 
 
 def apply_sql_file(url: str, path: Path) -> None:
@@ -215,11 +217,20 @@ def test_downgrade_to_base_and_upgrade_again_on_postgres(fresh_postgres_url: str
 
 
 @pytest.mark.integration
-def test_downgrade_one_step_removes_uploads_only(fresh_postgres_url: str) -> None:
+def test_downgrade_to_0002_removes_the_auth_tables_only(fresh_postgres_url: str) -> None:
     runner.upgrade(fresh_postgres_url)
-    runner.downgrade(fresh_postgres_url, "-1")
+    runner.downgrade(fresh_postgres_url, "0002")
     tables = {table for _schema, table in pg_schema(fresh_postgres_url)["tables"]}
-    assert tables == ALL_TABLES - {"uploads"}
+    assert tables == SEED_TABLE_NAMES | {"uploads"}
+    assert runner.current_revision(fresh_postgres_url) == "0002"
+
+
+@pytest.mark.integration
+def test_downgrade_to_0001_removes_uploads_too(fresh_postgres_url: str) -> None:
+    runner.upgrade(fresh_postgres_url)
+    runner.downgrade(fresh_postgres_url, "0001")
+    tables = {table for _schema, table in pg_schema(fresh_postgres_url)["tables"]}
+    assert tables == SEED_TABLE_NAMES
     assert runner.current_revision(fresh_postgres_url) == "0001"
 
 

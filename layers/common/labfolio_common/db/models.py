@@ -139,6 +139,56 @@ class Upload(Base):
     status: Mapped[str] = mapped_column(String(32), default="received", server_default="received")
 
 
+class AuthSession(Base):
+    """One login: the `sid` claim of its tokens. Logout, a password change or an operator reset revoke it (in the
+    database, so every Lambda instance sees it); an expired or revoked session authenticates nothing."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("idx_sessions_user_id", "user_id"), {"schema": USER_SCHEMA})
+
+    session_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid(), ForeignKey(f"{USER_SCHEMA}.accounts.user_id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, server_default=NOW)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginFailure(Base):
+    """One failed login, counted per account and per client address within the throttle window.
+
+    `subject` is the SHA-256 (hex) of the case-folded username or of the client address, never the text itself.
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("idx_login_failures_subject", "scope", "subject", "failed_at"),
+        Index("idx_login_failures_failed_at", "failed_at"),
+        CheckConstraint("scope IN ('account', 'address')", name="scope"),
+        {"schema": USER_SCHEMA},
+    )
+
+    failure_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid.uuid4)
+    scope: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, server_default=NOW)
+
+
+class LoginLockout(Base):
+    """An account or client address that answers 429 to every login until `locked_until`."""
+
+    __tablename__ = "login_lockouts"
+    __table_args__ = (
+        CheckConstraint("scope IN ('account', 'address')", name="scope"),
+        {"schema": USER_SCHEMA},
+    )
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    locked_until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Factor(Base):
     __tablename__ = "factors"
     # The seed says `PRIMARY KEY NOT NULL UNIQUE`; PostgreSQL drops a UNIQUE that repeats the primary key.
