@@ -11,9 +11,10 @@ class LabfolioError(Exception):
     status_code = 500
     code = "internal_error"
 
-    def __init__(self, detail: Any = None) -> None:
+    def __init__(self, detail: Any = None, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail if isinstance(detail, str) else self.code)
         self.detail = detail if detail is not None else self.code
+        self.headers = headers  # sent with the HTTP answer (WWW-Authenticate, Retry-After)
 
 
 class ConfigurationError(LabfolioError):
@@ -33,6 +34,13 @@ class AuthenticationError(LabfolioError):
 class PermissionDeniedError(LabfolioError):
     status_code = 403
     code = "forbidden"
+
+
+class TooManyRequestsError(LabfolioError):
+    """Throttled (e.g. too many failed logins); `headers` carries Retry-After."""
+
+    status_code = 429
+    code = "too_many_requests"
 
 
 class ConflictError(LabfolioError):

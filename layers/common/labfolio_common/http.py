@@ -37,7 +37,7 @@ async def _labfolio_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LabfolioError)
     if exc.status_code >= 500:
         logger.exception("request failed", extra={"error": exc.code})
-    return JSONResponse(error_body(exc.code, exc.detail), status_code=exc.status_code)
+    return JSONResponse(error_body(exc.code, exc.detail), status_code=exc.status_code, headers=exc.headers)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:

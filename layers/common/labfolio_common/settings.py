@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from labfolio_common.errors import ConfigurationError
@@ -25,6 +25,17 @@ class Settings(BaseSettings):
     uploads_bucket: str = Field(min_length=3, max_length=63)
     analysis_queue_url: str = Field(min_length=1)
     market_data_provider: Literal["yfinance", "offline"] = "yfinance"
+
+    # Auth (labfolio_common.auth). The JWT signing key is a Secrets Manager secret (template: JwtSigningKeySecret;
+    # the local stack creates it in moto); JWT_SIGNING_KEY gives the key itself, for tests and benchmarks only.
+    jwt_secret_arn: str | None = Field(default=None, min_length=1)
+    jwt_signing_key: SecretStr | None = Field(default=None, min_length=32)
+    access_token_ttl_seconds: int = Field(default=3600, ge=60, le=3600)
+    session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=300, le=90 * 24 * 3600)
+    login_account_max_failures: int = Field(default=5, ge=1)
+    login_address_max_failures: int = Field(default=50, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
 
 
 def _describe(exc: ValidationError) -> str:
