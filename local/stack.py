@@ -91,6 +91,11 @@ class LocalStack:
         return self
 
     def _migrate(self) -> None:
+        assert self.model is not None
+        # The migrations use the shared layer's models, as the deploy-time migration function does with the layer.
+        for layer_dir in {str(d) for spec in self.model.functions.values() for d in spec.layer_dirs}:
+            if layer_dir not in sys.path:
+                sys.path.append(layer_dir)
         from migrations.runner import upgrade
 
         upgrade(self.config.effective_database_url)
