@@ -47,6 +47,7 @@ class MotoServer:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in the terminal is for the stack, which stops moto after saving S3
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

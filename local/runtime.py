@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -44,6 +45,7 @@ class LambdaContext:
 
 
 def _child_main(conn: Connection, name: str, handler: str, paths: list[str], env: dict[str, str], memory: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the stack, which stops its functions in order
     os.environ.clear()
     os.environ.update(env)
     sys.path[:0] = paths

@@ -193,8 +193,11 @@ class LocalStack:
         )
         try:
             server.run()
+        except KeyboardInterrupt:
+            pass  # uvicorn re-raises the Ctrl-C it already handled by shutting down
         finally:
             self.stop()
+            print("  labfolio local stack stopped", flush=True)
 
     def start_http(self, timeout: float = 20.0) -> str:
         """Serve the gateway from a background thread (tests); returns the base URL."""
