@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv dev test test-fast lint format bench build validate deploy browser clean
+.PHONY: help venv dev postgres test test-fast lint format bench build validate deploy browser clean
 
 help:
 	@echo "make dev     set up and start the local stack at http://127.0.0.1:$${LABFOLIO_PORT:-8000}"
@@ -35,7 +35,11 @@ dev: venv
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: venv
+# Without DATABASE_URL the tests start a throwaway PostgreSQL 15 cluster: make sure Debian's server tools exist.
+postgres:
+	@test -n "$$DATABASE_URL" || command -v pg_createcluster >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null; }
+
+test: venv postgres
 	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: venv
