@@ -30,9 +30,14 @@ def aws_environment(endpoint: str) -> dict[str, str]:
     }
 
 
+class PortTakenError(RuntimeError):
+    """moto's server exited at start, almost always because its port is in use."""
+
+
 class MotoServer:
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         self.host = host
+        self.auto_port = not port  # a port we picked may be taken by someone else before moto binds it: retry
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -41,6 +46,16 @@ class MotoServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> MotoServer:
+        for attempt in range(3 if self.auto_port else 1):
+            try:
+                return self._start(timeout)
+            except PortTakenError:
+                if attempt == 2 or not self.auto_port:
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> MotoServer:
         env = {**os.environ, **aws_environment(self.endpoint)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
@@ -52,7 +67,7 @@ class MotoServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"moto server exited with {self.process.returncode} (is port {self.port} taken?)")
+                raise PortTakenError(f"moto server exited with {self.process.returncode} (is port {self.port} taken?)")
             try:
                 with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):  # noqa: S310 - local URL
                     return self

@@ -215,7 +215,8 @@ class LocalStack:
             if time.monotonic() > deadline or not self._server_thread.is_alive():
                 raise RuntimeError(f"gateway did not start on port {self.config.port}")
             time.sleep(0.02)
-        return f"http://{self.config.host}:{self.config.port}"
+        port = self._server.servers[0].sockets[0].getsockname()[1]  # the real one when config.port is 0
+        return f"http://{self.config.host}:{port}"
 
     def stop_http(self) -> None:
         if self._server is not None:

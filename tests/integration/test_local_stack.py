@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 
 from local.aws_resources import aws_client
 from local.model import load_model
-from local.moto import free_port
 from local.stack import LocalConfig, LocalStack
 
 pytestmark = pytest.mark.integration
@@ -49,11 +48,8 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
 
 
 def make_stack(data_dir: Path, database_url: str) -> LocalStack:
-    return LocalStack(
-        LocalConfig(
-            port=free_port(), moto_port=free_port(), data_dir=data_dir, database_url=database_url, max_instances=1
-        )
-    )
+    # port 0: the gateway and moto take free ports themselves (no race between picking a port and binding it)
+    return LocalStack(LocalConfig(port=0, moto_port=0, data_dir=data_dir, database_url=database_url, max_instances=1))
 
 
 @pytest.fixture
