@@ -32,7 +32,8 @@ SEED_TABLES = {
 SEED_INDEXES = ("idx_accounts_username", "idx_portfolios_name", "idx_factor_returns_date", "idx_factors_id")
 SEED_TABLE_NAMES = {"accounts", "portfolios", "user_portfolios", "factors", "returns"}
 AUTH_TABLES = {"sessions", "login_failures", "login_lockouts"}
-ALL_TABLES = SEED_TABLE_NAMES | {"uploads"} | AUTH_TABLES
+MARKET_TABLES = {"price_tickers", "prices"}
+ALL_TABLES = SEED_TABLE_NAMES | {"uploads"} | AUTH_TABLES | MARKET_TABLES
 
 
 def apply_sql_file(url: str, path: Path) -> None:
@@ -214,6 +215,36 @@ def test_downgrade_to_base_and_upgrade_again_on_postgres(fresh_postgres_url: str
     assert (gone, runner.current_revision(fresh_postgres_url)) == ([], None)
     runner.upgrade(fresh_postgres_url)
     assert pg_schema(fresh_postgres_url) == migrated
+
+
+@pytest.mark.integration
+def test_downgrade_to_0003_removes_the_market_data_tables_and_columns_only(fresh_postgres_url: str) -> None:
+    runner.upgrade(fresh_postgres_url)
+    runner.downgrade(fresh_postgres_url, "0003")
+    schema = pg_schema(fresh_postgres_url)
+    tables = {table for _schema, table in schema["tables"]}
+    factor_columns = {column for _s, table, column, *_ in schema["columns"] if table == "factors"}
+    assert tables == SEED_TABLE_NAMES | {"uploads"} | AUTH_TABLES
+    assert {"entry", "data_source"} & factor_columns == set()
+    assert runner.current_revision(fresh_postgres_url) == "0003"
+
+
+@pytest.mark.unit
+def test_downgrade_to_0003_on_sqlite_keeps_the_factor_returns(sqlite_url: str) -> None:
+    # given factor returns stored at head
+    runner.upgrade(sqlite_url)
+    engine = create_engine_for(sqlite_url)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO factors (factor_id, factor_name) VALUES ('SPY', 'S&P 500')"))
+        connection.execute(
+            text("INSERT INTO returns (factor_id, date, return_value) VALUES ('SPY', '2024-01-02', 0.01)")
+        )
+    engine.dispose()
+    # when the market-data columns are dropped again
+    runner.downgrade(sqlite_url, "0003")
+    # then the returns survive (no table rebuild cascading to them)
+    assert set(sqlite_columns(sqlite_url)) == ALL_TABLES - MARKET_TABLES
+    assert _query(sqlite_url, "SELECT factor_id, return_value FROM returns") == [("SPY", 0.01)]
 
 
 @pytest.mark.integration

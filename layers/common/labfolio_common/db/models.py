@@ -21,6 +21,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     MetaData,
@@ -202,6 +203,10 @@ class Factor(Base):
     last_updated: Mapped[datetime | None] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=NOW
     )
+    # How the factor enters a model by default (the catalogue's `entry`: raw | spread against the market factor).
+    entry: Mapped[str] = mapped_column(String(10), default="raw", server_default="raw")
+    # The market-data provider that last wrote its returns: "offline" is demo data; None: no returns yet.
+    data_source: Mapped[str | None] = mapped_column(String(20))
 
 
 class FactorReturn(Base):
@@ -215,6 +220,32 @@ class FactorReturn(Base):
     )
     date: Mapped[dt.date] = mapped_column(Date(), primary_key=True)
     return_value: Mapped[Decimal] = mapped_column(Numeric(10, 6))
+
+
+class PriceTicker(Base):
+    """A ticker whose daily prices factor_update keeps fresh (registered when a portfolio first needs it)."""
+
+    __tablename__ = "price_tickers"
+    __table_args__ = ({"schema": FACTOR_SCHEMA},)
+
+    ticker: Mapped[str] = mapped_column(String(50), primary_key=True)
+    data_source: Mapped[str | None] = mapped_column(String(20))  # provider of the cached prices; "offline" = demo
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, server_default=NOW)
+    last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime())  # last successful refresh
+    last_error: Mapped[str | None] = mapped_column(Text())  # why the last refresh failed; None after a success
+
+
+class Price(Base):
+    """The price cache: daily dividend-adjusted close per ticker (full float precision), upserted on (ticker, date)."""
+
+    __tablename__ = "prices"
+    __table_args__ = (CheckConstraint("adj_close > 0", name="adj_close"), {"schema": FACTOR_SCHEMA})
+
+    ticker: Mapped[str] = mapped_column(
+        String(50), ForeignKey(f"{FACTOR_SCHEMA}.price_tickers.ticker", ondelete="CASCADE"), primary_key=True
+    )
+    date: Mapped[dt.date] = mapped_column(Date(), primary_key=True)
+    adj_close: Mapped[float] = mapped_column(Double())
 
 
 SEED_TABLES: Final = (
