@@ -12,7 +12,11 @@ class LabfolioError(Exception):
     code = "internal_error"
 
     def __init__(self, detail: Any = None, *, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail if isinstance(detail, str) else self.code)
+        if detail is None or isinstance(detail, str):
+            message = detail or self.code
+        else:
+            message = f"{self.code}: {detail!r}"[:2000]
+        super().__init__(message)
         self.detail = detail if detail is not None else self.code
         self.headers = headers  # sent with the HTTP answer (WWW-Authenticate, Retry-After)
 
