@@ -1,12 +1,16 @@
-"""Create the template's buckets and queues (redrive, notifications) in the moto server, and keep S3 objects across
-restarts (moto keeps nothing: objects are saved under the data folder at shutdown and restored before notifications
-are configured, so restoring fires no events)."""
+"""Create the template's buckets, queues (redrive, notifications) and secrets in the moto server, and keep S3 objects
+and secret values across restarts (moto keeps nothing: objects are saved under the data folder at shutdown and
+restored before notifications are configured, so restoring fires no events; a generated secret value is written
+under the data folder once and reused, as AWS keeps a secret across deploys)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
+import os
+import secrets
+import string
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -47,9 +51,13 @@ class LocalResources:
         self.resolver = Resolver(model, self.physical)
         self.s3 = aws_client("s3", endpoint)
         self.sqs = aws_client("sqs", endpoint)
+        self.secretsmanager = aws_client("secretsmanager", endpoint)
 
     # ------------------------------------------------------------------ creation
-    def create(self, restore_from: Path | None = None) -> LocalResources:
+    def create(self, restore_from: Path | None = None, secrets_dir: Path | None = None) -> LocalResources:
+        """Create everything; `secrets_dir` keeps generated secret values across restarts (fresh ones without it)."""
+        for logical_id, res in self.model.resources_of_type("AWS::SecretsManager::Secret").items():
+            self._create_secret(logical_id, res.get("Properties", {}), secrets_dir)
         queues = self.model.resources_of_type("AWS::SQS::Queue")
         for logical_id, res in queues.items():
             self._create_queue(logical_id, res.get("Properties", {}))
@@ -81,6 +89,15 @@ class LocalResources:
         url = self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
         self.physical[logical_id] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def _create_secret(self, logical_id: str, props: dict[str, Any], secrets_dir: Path | None) -> None:
+        name = self.resolver.resolve(props.get("Name")) or f"{self.model.stack_name}-{logical_id}"
+        value = _secret_value(logical_id, props, secrets_dir)
+        try:
+            arn = self.secretsmanager.create_secret(Name=name, SecretString=value)["ARN"]
+        except self.secretsmanager.exceptions.ResourceExistsException:
+            arn = self.secretsmanager.put_secret_value(SecretId=name, SecretString=value)["ARN"]
+        self.physical[logical_id] = {"Ref": arn, "Id": arn}
 
     def _create_bucket(self, logical_id: str, props: dict[str, Any]) -> None:
         name = self.resolver.resolve(props.get("BucketName")) or f"{self.model.stack_name}-{logical_id}".lower()
@@ -175,6 +192,33 @@ def _safe_path(base: Path, key: str) -> Path:
     if not parts or any(p in ("..", "/") for p in parts):
         raise ValueError(f"object key {key!r} cannot be saved as a file")
     return base.joinpath(*parts)
+
+
+def _secret_value(logical_id: str, props: dict[str, Any], secrets_dir: Path | None) -> str:
+    """SecretString, or a value made as GenerateSecretString says (kept in secrets_dir/<logical id> when given)."""
+    if "SecretString" in props:
+        return str(props["SecretString"])
+    saved = secrets_dir / logical_id if secrets_dir is not None else None
+    if saved is not None and saved.is_file():
+        return saved.read_text(encoding="utf-8")
+    value = _generate(props.get("GenerateSecretString"), logical_id)
+    if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as fh:
+            fh.write(value)
+    return value
+
+
+def _generate(spec: dict[str, Any] | None, logical_id: str) -> str:
+    if not spec:
+        raise TemplateError(f"{logical_id}: a secret needs SecretString or GenerateSecretString")
+    unsupported = set(spec) - {"PasswordLength", "ExcludePunctuation", "ExcludeCharacters"}
+    if unsupported:
+        raise TemplateError(f"{logical_id}: GenerateSecretString {sorted(unsupported)} not emulated locally")
+    alphabet = string.ascii_letters + string.digits + ("" if spec.get("ExcludePunctuation") else string.punctuation)
+    alphabet = "".join(c for c in alphabet if c not in str(spec.get("ExcludeCharacters", "")))
+    return "".join(secrets.choice(alphabet) for _ in range(int(spec.get("PasswordLength", 32))))
 
 
 def _encryption_rule(rule: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,13 @@ SERVICE_NAMES = {
 ROUTES = {
     ("GET", "/api/auth/health"): "AuthFunction",
     ("GET", "/api/auth/openapi.json"): "AuthFunction",
+    ("POST", "/api/auth/signup"): "AuthFunction",
+    ("POST", "/api/auth/login"): "AuthFunction",
+    ("POST", "/api/auth/refresh"): "AuthFunction",
+    ("POST", "/api/auth/logout"): "AuthFunction",
+    ("GET", "/api/auth/me"): "AuthFunction",
+    ("DELETE", "/api/auth/me"): "AuthFunction",
+    ("POST", "/api/auth/password"): "AuthFunction",
     ("GET", "/api/health"): "PortfoliosFunction",
     ("GET", "/api/portfolios/health"): "PortfoliosFunction",
     ("GET", "/api/portfolios/openapi.json"): "PortfoliosFunction",
@@ -38,14 +45,20 @@ GLOBAL_ENV = {
     "UPLOADS_BUCKET": {"Ref": "UploadsBucket"},
     "ANALYSIS_QUEUE_URL": {"Ref": "AnalysisQueue"},
     "MARKET_DATA_PROVIDER": {"Ref": "MarketDataProvider"},
+    "JWT_SECRET_ARN": {"Ref": "JwtSigningKeySecret"},
     "POWERTOOLS_METRICS_NAMESPACE": "labfolio",
     "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
 }
 # Every IAM action each function's own policies grant (SAM adds logging, X-Ray and SQS polling itself).
 GRANTS = {
-    "AuthFunction": {"s3:ListBucket", "s3:DeleteObject"},
-    "PortfoliosFunction": {"s3:ListBucket", "s3:PutObject", "sqs:GetQueueAttributes"},
-    "AnalysisFunction": {"SQSSendMessagePolicy"},
+    "AuthFunction": {"AWSSecretsManagerGetSecretValuePolicy", "s3:ListBucket", "s3:DeleteObject"},
+    "PortfoliosFunction": {
+        "AWSSecretsManagerGetSecretValuePolicy",
+        "s3:ListBucket",
+        "s3:PutObject",
+        "sqs:GetQueueAttributes",
+    },
+    "AnalysisFunction": {"AWSSecretsManagerGetSecretValuePolicy", "SQSSendMessagePolicy"},
     "AnalysisWorkerFunction": {"s3:GetObject"},
     "FactorUpdateFunction": set(),
 }

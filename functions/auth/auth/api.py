@@ -1,5 +1,94 @@
-"""HTTP routes of the auth function."""
+"""HTTP routes of the auth function: accounts and sessions under /api/auth (DESIGN.md §6)."""
 
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from labfolio_common.auth.deps import CurrentUser, clear_session_cookie, client_address, set_session_cookie
 from labfolio_common.http import create_app, health_router
 
-app = create_app("auth", [health_router("auth")], title="labfolio auth")
+from auth.deps import ServiceDep
+from auth.schemas import (
+    AccountDeletionRequest,
+    LoginRequest,
+    MePublic,
+    PasswordChangeRequest,
+    SessionPublic,
+    SignupRequest,
+)
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    meaning = {
+        401: "no valid session (or wrong username or password)",
+        403: "wrong password, or a cookie-authenticated change without X-Requested-With: XMLHttpRequest",
+        409: "username taken",
+        422: "a field failed validation",
+        429: "too many failed logins; see Retry-After",
+    }
+    return {code: {"description": meaning[code]} for code in codes}
+
+
+@router.post("/signup", status_code=201, responses=_errors(409, 422))
+def signup(body: SignupRequest, request: Request, response: Response, service: ServiceDep) -> SessionPublic:
+    """Create an account and log it in (token in the body, session cookie for browsers)."""
+    issued = service.signup(body.username, body.password)
+    set_session_cookie(response, request, issued.token, issued.expires_in)
+    return SessionPublic.of(issued)
+
+
+@router.post("/login", responses=_errors(401, 422, 429))
+def login(body: LoginRequest, request: Request, response: Response, service: ServiceDep) -> SessionPublic:
+    """A new session: the same 401 for an unknown username and a wrong password."""
+    issued = service.login(body.username, body.password, client_address(request))
+    set_session_cookie(response, request, issued.token, issued.expires_in)
+    return SessionPublic.of(issued)
+
+
+@router.post("/refresh", responses=_errors(401, 403))
+def refresh_token(user: CurrentUser, request: Request, response: Response, service: ServiceDep) -> SessionPublic:
+    """A new token for a live session; the previous one keeps working until it expires unless the session ends."""
+    issued = service.refresh(user)
+    set_session_cookie(response, request, issued.token, issued.expires_in)
+    return SessionPublic.of(issued)
+
+
+@router.post("/logout", status_code=204, response_class=Response, responses=_errors(401, 403))
+def logout(user: CurrentUser, request: Request, service: ServiceDep) -> Response:
+    """End this session everywhere (its tokens stop working on every instance)."""
+    service.logout(user)
+    response = Response(status_code=204)
+    clear_session_cookie(response, request)
+    return response
+
+
+@router.get("/me", responses=_errors(401))
+def get_me(user: CurrentUser) -> MePublic:
+    return MePublic(user_id=user.user_id, username=user.username, created_at=user.created_at)
+
+
+@router.post("/password", status_code=204, response_class=Response, responses=_errors(401, 403, 422, 429))
+def change_password(body: PasswordChangeRequest, user: CurrentUser, request: Request, service: ServiceDep) -> Response:
+    """Set a new password; every other session of the account ends (this one stays)."""
+    service.change_password(user, body.current_password, body.new_password, client_address(request))
+    return Response(status_code=204)
+
+
+@router.delete("/me", status_code=204, response_class=Response, responses=_errors(401, 403, 422, 429))
+def delete_me(body: AccountDeletionRequest, user: CurrentUser, request: Request, service: ServiceDep) -> Response:
+    """Delete the account with every portfolio, holding, analysis and uploaded object it owns."""
+    from labfolio_common.aws import client
+    from labfolio_common.settings import get_settings
+
+    service.delete_account(
+        user, body.password, client_address(request), s3=client("s3"), bucket=get_settings().uploads_bucket
+    )
+    response = Response(status_code=204)
+    clear_session_cookie(response, request)
+    return response
+
+
+app = create_app("auth", [health_router("auth"), router], title="labfolio auth")

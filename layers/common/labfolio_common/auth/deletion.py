@@ -1,0 +1,77 @@
+"""Deleting an account with everything it owns: its portfolios (and, through their foreign keys, holdings and
+analyses), its upload rows, its sessions, and its objects under `uploads/{user_id}/` in the uploads bucket.
+
+Order: objects first, then the rows in one transaction, then the objects once more — an upload that landed while
+the rows were being deleted is swept too (and the worker drops an object whose owner no longer exists).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any, Final
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from labfolio_common.db.engine import session_scope
+from labfolio_common.db.models import Account, Portfolio, Upload, UserPortfolio
+from labfolio_common.errors import DependencyUnavailableError
+
+UPLOADS_PREFIX: Final = "uploads/"
+_DELETE_BATCH: Final = 1000  # S3 DeleteObjects' limit
+
+
+def user_prefix(user_id: uuid.UUID) -> str:
+    return f"{UPLOADS_PREFIX}{user_id}/"
+
+
+def delete_user_objects(s3: Any, bucket: str, user_id: uuid.UUID) -> int:
+    """Delete every object under `uploads/{user_id}/`; return how many. Never touches another prefix."""
+    deleted = 0
+    for batch in _batches(_keys(s3, bucket, user_prefix(user_id))):
+        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+        if answer.get("Errors"):
+            raise DependencyUnavailableError(f"could not delete {len(answer['Errors'])} uploaded object(s)")
+        deleted += len(batch)
+    return deleted
+
+
+def delete_account_rows(db: Session, user_id: uuid.UUID) -> bool:
+    """Delete the account's portfolios, upload rows and the account (its sessions and ownership rows cascade).
+
+    Returns False when there was no such account. Runs in the caller's transaction.
+    """
+    owned = select(UserPortfolio.portfolio_id).where(UserPortfolio.user_id == user_id).scalar_subquery()
+    db.execute(delete(Portfolio).where(Portfolio.portfolio_id.in_(owned)))
+    db.execute(delete(Upload).where(Upload.object_key.startswith(user_prefix(user_id), autoescape=True)))
+    found = db.execute(delete(Account).where(Account.user_id == user_id)).rowcount  # type: ignore[attr-defined]
+    return bool(found)
+
+
+def delete_account(database_url: str, user_id: uuid.UUID, *, s3: Any, bucket: str) -> bool:
+    """Delete the account and everything it owns, in the database and in S3; False when it did not exist."""
+    delete_user_objects(s3, bucket, user_id)
+    with session_scope(database_url) as db:
+        found = delete_account_rows(db, user_id)
+    delete_user_objects(s3, bucket, user_id)
+    return found
+
+
+def _keys(s3: Any, bucket: str, prefix: str) -> Iterator[str]:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = str(item["Key"])
+            if key.startswith(prefix):
+                yield key
+
+
+def _batches(keys: Iterator[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for key in keys:
+        batch.append(key)
+        if len(batch) == _DELETE_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
