@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from labfolio_common.errors import ConfigurationError
@@ -24,7 +24,12 @@ class Settings(BaseSettings):
     database_url: str = Field(min_length=1, description="SQLAlchemy URL: postgresql+pg8000://... or sqlite:///...")
     uploads_bucket: str = Field(min_length=3, max_length=63)
     analysis_queue_url: str = Field(min_length=1)
-    market_data_provider: Literal["yfinance", "offline"] = "yfinance"
+    # Market data (labfolio_common.market): MARKET_DATA_PROVIDER (set by template.yaml) or its alias
+    # LABFOLIO_MARKET_DATA; MARKET_HISTORY_YEARS is the history factor_update backfills for a new factor or ticker.
+    market_data_provider: Literal["yfinance", "offline"] = Field(
+        default="yfinance", validation_alias=AliasChoices("MARKET_DATA_PROVIDER", "LABFOLIO_MARKET_DATA")
+    )
+    market_history_years: int = Field(default=10, ge=1, le=30)
 
     # Auth (labfolio_common.auth). The JWT signing key is a Secrets Manager secret (template: JwtSigningKeySecret;
     # the local stack creates it in moto); JWT_SIGNING_KEY gives the key itself, for tests and benchmarks only.
