@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from local.aws_resources import LocalResources
+from local.demo import DEMO_USERNAME, ensure_demo_account
 from local.gateway import create_gateway
 from local.model import ACCOUNT_ID, REGION, StackModel, load_model
 from local.moto import MotoServer, aws_environment
@@ -70,6 +71,7 @@ class LocalStack:
         self.schedulers: list[Scheduler] = []
         self._server: Any = None
         self._server_thread: threading.Thread | None = None
+        self.demo_password: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
@@ -80,8 +82,11 @@ class LocalStack:
             self.moto.start()
             log.info("moto server at %s", self.moto.endpoint)
             self.model = load_model({"DatabaseUrl": cfg.effective_database_url, **cfg.overrides})
-            self.resources = LocalResources(self.model, self.moto.endpoint).create(restore_from=cfg.data_dir / "s3")
+            self.resources = LocalResources(self.model, self.moto.endpoint).create(
+                restore_from=cfg.data_dir / "s3", secrets_dir=cfg.data_dir / "secrets"
+            )
             self._migrate()
+            self.demo_password = ensure_demo_account(cfg.effective_database_url, cfg.data_dir)
             self._start_functions()
             self._start_event_sources()
         except BaseException:
@@ -188,7 +193,8 @@ class LocalStack:
         print(
             f"\n  labfolio local stack: http://{self.config.host}:{self.config.port}/  (API under /api, "
             f"docs at /api/docs; AWS_ENDPOINT_URL={self.moto.endpoint})\n  Ctrl-C stops it; data stays in "
-            f"{self.config.data_dir}\n",
+            f"{self.config.data_dir}\n  demo account: {DEMO_USERNAME} / {self.demo_password}  (kept in "
+            f"{self.config.data_dir / 'demo_password'})\n",
             flush=True,
         )
         try:
