@@ -13,8 +13,9 @@ pytestmark = pytest.mark.iac
 
 LAYER = ROOT / "layers/common/requirements.txt"
 FUNCTIONS = {p.parent.name: p for p in sorted((ROOT / "functions").glob("*/requirements.txt"))}
-# Heavy numerics only where the computing happens (the analysis folder holds the worker) - never in the layer.
-HEAVY = {"numpy", "pandas", "statsmodels", "scipy", "patsy"}
+# Heavy numerics and the market-data source only where the computing happens (the analysis folder holds the worker,
+# factor_update fetches market data) - never in the layer.
+HEAVY = {"numpy", "pandas", "statsmodels", "scipy", "patsy", "yfinance"}
 MAY_COMPUTE = {"analysis", "factor_update"}
 
 

@@ -18,4 +18,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = get_settings()
     scheduled = parse(event=event, model=EventBridgeModel)
     logger.info("scheduled run", extra={"rule": scheduled.resources, "time": scheduled.time.isoformat()})
-    return service.refresh(settings.database_url)
+    return service.run(
+        settings.database_url, settings.market_data_provider, history_years=settings.market_history_years
+    )
