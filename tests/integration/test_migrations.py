@@ -33,7 +33,8 @@ SEED_INDEXES = ("idx_accounts_username", "idx_portfolios_name", "idx_factor_retu
 SEED_TABLE_NAMES = {"accounts", "portfolios", "user_portfolios", "factors", "returns"}
 AUTH_TABLES = {"sessions", "login_failures", "login_lockouts"}
 MARKET_TABLES = {"price_tickers", "prices"}
-ALL_TABLES = SEED_TABLE_NAMES | {"uploads"} | AUTH_TABLES | MARKET_TABLES
+PORTFOLIO_TABLES = {"holdings"}
+ALL_TABLES = SEED_TABLE_NAMES | {"uploads"} | AUTH_TABLES | MARKET_TABLES | PORTFOLIO_TABLES
 
 
 def apply_sql_file(url: str, path: Path) -> None:
@@ -243,8 +244,64 @@ def test_downgrade_to_0003_on_sqlite_keeps_the_factor_returns(sqlite_url: str) -
     # when the market-data columns are dropped again
     runner.downgrade(sqlite_url, "0003")
     # then the returns survive (no table rebuild cascading to them)
-    assert set(sqlite_columns(sqlite_url)) == ALL_TABLES - MARKET_TABLES
+    assert set(sqlite_columns(sqlite_url)) == ALL_TABLES - MARKET_TABLES - PORTFOLIO_TABLES
     assert _query(sqlite_url, "SELECT factor_id, return_value FROM returns") == [("SPY", 0.01)]
+
+
+@pytest.mark.integration
+def test_downgrade_to_0004_removes_holdings_and_the_ingestion_columns_only(fresh_postgres_url: str) -> None:
+    runner.upgrade(fresh_postgres_url)
+    runner.downgrade(fresh_postgres_url, "0004")
+    schema = pg_schema(fresh_postgres_url)
+    tables = {table for _schema, table in schema["tables"]}
+    columns = {(table, column) for _s, table, column, *_ in schema["columns"]}
+    assert tables == ALL_TABLES - PORTFOLIO_TABLES
+    assert {c for t, c in columns if t == "portfolios"} == {
+        "portfolio_id",
+        "portfolio_name",
+        "portfolio_address",
+        "created_at",
+    }
+    assert {c for t, c in columns if t == "uploads"} == {
+        "upload_id",
+        "bucket",
+        "object_key",
+        "size_bytes",
+        "etag",
+        "event_time",
+        "received_at",
+        "status",
+    }
+    assert runner.current_revision(fresh_postgres_url) == "0004"
+
+
+SEED_PORTFOLIO = (
+    "INSERT INTO portfolios (portfolio_id, portfolio_name) VALUES ('0123456789abcdef0123456789abcdef', 'kept')",
+    "INSERT INTO uploads (upload_id, bucket, object_key, size_bytes) "
+    "VALUES ('fedcba9876543210fedcba9876543210', 'b', 'uploads/u/p/x.csv', 3)",
+)
+
+
+@pytest.mark.unit
+def test_upgrade_to_0005_on_sqlite_gives_existing_portfolios_a_status(sqlite_url: str) -> None:
+    # given a portfolio and an upload stored before 0005
+    runner.upgrade(sqlite_url, "0004")
+    engine = create_engine_for(sqlite_url)
+    with engine.begin() as connection:
+        for statement in SEED_PORTFOLIO:
+            connection.execute(text(statement))
+    engine.dispose()
+    # when
+    runner.upgrade(sqlite_url)
+    # then they are awaiting an upload, without holdings; and a downgrade keeps both rows
+    assert _query(sqlite_url, "SELECT portfolio_name, status, holdings_count FROM portfolios") == [
+        ("kept", "awaiting_upload", 0)
+    ]
+    assert _query(sqlite_url, "SELECT status, attempts, portfolio_id FROM uploads") == [("received", 0, None)]
+    runner.downgrade(sqlite_url, "0004")
+    assert _query(sqlite_url, "SELECT portfolio_name FROM portfolios") == [("kept",)]
+    assert _query(sqlite_url, "SELECT object_key FROM uploads") == [("uploads/u/p/x.csv",)]
+    assert set(sqlite_columns(sqlite_url)) == ALL_TABLES - PORTFOLIO_TABLES
 
 
 @pytest.mark.integration

@@ -13,9 +13,10 @@ import datetime as dt
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Date,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Double,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     Numeric,
     String,
@@ -95,14 +97,64 @@ class Account(Base):
 Index("accounts_username_lower_key", func.lower(Account.username), unique=True)
 
 
+# A portfolio's life: created awaiting its first upload; processing while an upload of a portfolio without holdings is
+# ingested; ready with holdings; failed when its uploads so far were all invalid. A re-upload of a ready portfolio
+# leaves it ready (and its holdings untouched unless the new file is valid); the upload's own state is in `uploads`.
+PORTFOLIO_STATUSES: Final = ("awaiting_upload", "processing", "ready", "failed")
+PORTFOLIO_KINDS: Final = ("quantity", "weight")
+# received: recorded, not yet claimed; processing: claimed by a worker until lease_until; ready: its holdings were
+# stored; failed: invalid (errors say why); ignored: no portfolio of that owner (or gone); superseded: older than the
+# holdings already stored; abandoned: the retries ran out (the sweep's verdict; a redriven message may retry it).
+UPLOAD_STATUSES: Final = ("received", "processing", "ready", "failed", "ignored", "superseded", "abandoned")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
 class Portfolio(Base):
     __tablename__ = "portfolios"
-    __table_args__ = (Index("idx_portfolios_name", "portfolio_name"), {"schema": USER_SCHEMA})
+    __table_args__ = (
+        Index("idx_portfolios_name", "portfolio_name"),
+        CheckConstraint(_in("status", PORTFOLIO_STATUSES), name="status"),
+        CheckConstraint(_in("kind", PORTFOLIO_KINDS), name="kind"),
+        {"schema": USER_SCHEMA},
+    )
 
     portfolio_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid.uuid4)
     portfolio_name: Mapped[str] = mapped_column(String(255))
-    portfolio_address: Mapped[str | None] = mapped_column(String(512))  # S3 address
+    # The S3 address (key in the uploads bucket) of the file behind the current holdings; None before the first.
+    portfolio_address: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime | None] = _created_at()
+    status: Mapped[str] = mapped_column(String(20), default="awaiting_upload", server_default="awaiting_upload")
+    kind: Mapped[str | None] = mapped_column(String(10))  # quantity | weight, once there are holdings
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON())  # why it failed (row, column, message)
+    warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON())  # about the current holdings
+    holdings_count: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    holdings_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when they were stored
+    holdings_uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when their file reached S3
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Holding(Base):
+    """One position of a portfolio: a quantity (shares, negative = short) or a weight (fraction of gross exposure)."""
+
+    __tablename__ = "holdings"
+    __table_args__ = (
+        CheckConstraint("quantity IS NOT NULL OR weight IS NOT NULL", name="amount"),
+        CheckConstraint("price > 0", name="price"),
+        {"schema": USER_SCHEMA},
+    )
+
+    portfolio_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid(), ForeignKey(f"{USER_SCHEMA}.portfolios.portfolio_id", ondelete="CASCADE"), primary_key=True
+    )
+    ticker: Mapped[str] = mapped_column(String(50), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer())  # order in the file, from 0
+    quantity: Mapped[float | None] = mapped_column(Double())
+    weight: Mapped[float | None] = mapped_column(Double())
+    price: Mapped[float | None] = mapped_column(Double())  # the file's own price column, if any
 
 
 class UserPortfolio(Base):
@@ -121,12 +173,15 @@ class UserPortfolio(Base):
 
 
 class Upload(Base):
-    """One object that arrived in the uploads bucket; (bucket, key, etag) makes an SQS redelivery a no-op."""
+    """One object that arrived in the uploads bucket and its ingestion; (bucket, key, etag) makes an SQS redelivery
+    (or moto's second event for a multipart upload) a no-op once the object reached a final status."""
 
     __tablename__ = "uploads"
     __table_args__ = (
         UniqueConstraint("bucket", "object_key", "etag"),
         CheckConstraint("size_bytes >= 0", name="size_bytes"),
+        Index("idx_uploads_portfolio_id", "portfolio_id", "received_at"),
+        Index("idx_uploads_status", "status"),
         {"schema": USER_SCHEMA},
     )
 
@@ -138,6 +193,19 @@ class Upload(Base):
     event_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, server_default=NOW)
     status: Mapped[str] = mapped_column(String(32), default="received", server_default="received")
+    # The owner and portfolio the key names, once checked against the database (None: ignored).
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
+    portfolio_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid(), ForeignKey(f"{USER_SCHEMA}.portfolios.portfolio_id", ondelete="CASCADE")
+    )
+    attempts: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")  # claims by a worker
+    claim_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())  # the current claim; only its holder may finish
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the claim holds until then
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON())
+    warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON())
+    last_error: Mapped[str | None] = mapped_column(Text())  # the last transient failure (retried)
 
 
 class AuthSession(Base):
