@@ -30,7 +30,7 @@ from labfolio_common.observability import logger
 
 Download = Callable[..., Any]  # yfinance.download's signature; returns a pandas DataFrame
 
-NO_DATA: Final = "no prices returned (unknown or delisted ticker, no trading in the window, or no network)"
+NO_DATA: Final = "no prices returned (unknown or delisted ticker, or no trading in the window)"
 _TRANSIENT: Final = re.compile(
     r"rate.?limit|too many requests|timed? ?out|timeout|curl|connection|network|temporar|resolve host|50[234]",
     re.IGNORECASE,
