@@ -53,6 +53,8 @@ class LocalConfig:
             data_dir=Path(env.get("LABFOLIO_DATA_DIR", str(ROOT / ".local"))).resolve(),
             database_url=env.get("DATABASE_URL") or None,
             max_instances=int(env.get("LABFOLIO_MAX_INSTANCES", "2")),
+            # LABFOLIO_MARKET_DATA=yfinance: real prices instead of the offline demo data (needs the network)
+            overrides={"MarketDataProvider": env["LABFOLIO_MARKET_DATA"]} if env.get("LABFOLIO_MARKET_DATA") else {},
         )
 
     @property

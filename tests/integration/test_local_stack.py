@@ -128,8 +128,18 @@ def test_upload_reaches_the_worker_through_sqs(running: tuple[LocalStack, str], 
 
 
 def test_scheduler_runs_factor_update_at_start(running: tuple[LocalStack, str], database_url: str) -> None:
-    wait_for(lambda: count(database_url, Factor) > 0)
+    stack, base = running
+    (scheduler,) = stack.schedulers
+    wait_for(lambda: scheduler.runs >= 1)
+    # the offline demo data is backfilled: the S&P 500 index and the five style ETFs
+    summary = scheduler.last_result
+    assert (summary["provider"], summary["demo_data"], summary["failed"]) == ("offline", True, {})
+    assert set(summary["updated"]) == {"SP500", "MTUM", "QUAL", "SIZE", "USMV", "VLUE"}
     assert count(database_url, Factor) >= 30
+    status, factors, _ = http(f"{base}/api/factors")
+    assert status == 200
+    mtum = next(f for f in factors if f["factor_id"] == "MTUM")
+    assert (mtum["last_date"], mtum["demo_data"]) == ("2022-12-28", True)
 
 
 def test_restart_keeps_database_and_objects_without_reprocessing(tmp_path: Path, database_url: str) -> None:
