@@ -3,6 +3,8 @@
 1. Cold-start proxy: each handler module's import time in a fresh interpreter, without a bytecode cache (as
    `sam build` ships the code) and with one, median of several runs; and whether numpy/pandas got loaded.
 2. Warm latency: each HTTP handler invoked in-process with its health event (API Gateway v2) N times: p50/p99.
+3. Market data (bench/market.py): 50 factors x 10 years of returns into PostgreSQL (DATABASE_URL), bulk vs row by
+   row, an incremental day, peak memory.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.market import bench_market_data
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = {
@@ -120,8 +124,10 @@ def main() -> None:
     parser.add_argument("--import-runs", type=int, default=3)
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+    database_url = os.environ.get("DATABASE_URL")  # read before bench_warm sets its own
     bench_imports(args.import_runs)
     bench_warm(args.iterations)
+    bench_market_data(database_url)
 
 
 if __name__ == "__main__":
