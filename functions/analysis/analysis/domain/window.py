@@ -1,0 +1,223 @@
+"""Choosing the window and the holdings that are analysed, and saying why.
+
+Rules (each one is reported in `data_quality`):
+- The window ends at the latest date on which every kept holding and every factor has a return (or before `end`),
+  and starts at `start`, or by default 2 calendar years before that end.
+- A ticker with no prices, or none on the dates with factor returns in the window, is dropped ("no price data").
+- A ticker whose prices stop more than STALE_DAYS factor days before the factors' last date is dropped ("no recent
+  prices"): it could not be valued at the end, and keeping it would pull the whole window back.
+- A ticker with a short history (listed late, or with missing days) narrows the window to the days it has, as long as
+  at least min_observations common days remain; otherwise the ticker with the fewest days is dropped, one at a time,
+  until they do ("history too short"). A day on which any kept ticker lacks a price is left out for all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.domain.errors import AnalysisInputError
+from analysis.domain.frames import Aligned, BoolArray, FloatArray
+
+STALE_DAYS = 5
+DEFAULT_YEARS = 2
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The common days of the analysis (T) and the used holdings (N) on them."""
+
+    dates: pd.DatetimeIndex  # the date of each return
+    tickers: list[str]
+    returns: FloatArray  # T x N simple returns
+    factors: FloatArray  # T x K factor series as entered
+    raw_factors: FloatArray  # T x K factors' own returns
+    market: FloatArray  # T, the market factor's own return
+    end_prices: FloatArray  # N closes at the window end
+    prices_used: pd.DataFrame  # closes of the used tickers from the day before the first return to the end
+    data_quality: dict[str, Any]
+
+
+def _day(ts: pd.Timestamp) -> str:
+    return str(ts.date().isoformat())
+
+
+def _last_true(mask: BoolArray, axis: int = 0) -> Any:
+    return mask.shape[axis] - 1 - np.argmax(np.flip(mask, axis=axis), axis=axis)
+
+
+def _bounds(calendar: pd.DatetimeIndex, start: date | None, end: date | None) -> BoolArray:
+    if start is not None and end is not None and start > end:
+        raise AnalysisInputError(f"the window starts ({start}) after it ends ({end})", field="start")
+    inside = np.ones(len(calendar), dtype=bool)
+    if start is not None:
+        inside &= calendar >= pd.Timestamp(start)
+    if end is not None:
+        inside &= calendar <= pd.Timestamp(end)
+    return inside
+
+
+def _no_overlap(al: Aligned, cal: BoolArray, start: date | None, end: date | None) -> AnalysisInputError:
+    bounded = f" between {start or 'the start'} and {end or 'the end'}" if start or end else ""
+    if not al.factor_ok.any():
+        return AnalysisInputError("there is no date on which every chosen factor has a return", field="factor_ids")
+    if not cal.any():
+        return AnalysisInputError(f"there are no factor returns{bounded}", field="start")
+    return AnalysisInputError(f"the prices and the factor returns have no dates in common{bounded}", field="start")
+
+
+def _window(al: Aligned, cal: BoolArray, common: BoolArray, start: date | None) -> BoolArray:
+    """Factor days from the start (given, or 2 years before the end) to the latest common day."""
+    if not common.any():
+        return cal
+    end_i = int(_last_true(common))
+    end_ts = al.calendar[end_i]
+    if start is not None:
+        after = al.calendar >= pd.Timestamp(start)
+    else:
+        after = al.calendar > end_ts - pd.DateOffset(years=DEFAULT_YEARS)
+    mask: BoolArray = cal & after & (np.arange(len(cal)) <= end_i)
+    return mask
+
+
+class _Selection:
+    """The greedy choice of tickers: drop the unusable ones, then the shortest until the window is long enough."""
+
+    def __init__(self, al: Aligned, cal: BoolArray, start: date | None, min_obs: int, k: int) -> None:
+        self.al, self.cal, self.start, self.min_obs, self.k = al, cal, start, min_obs, k
+        self.avail = np.isfinite(al.returns) & cal[:, None]
+        self.kept = np.ones(len(al.tickers), dtype=bool)
+        self.dropped: dict[str, str] = {}
+
+    def drop(self, i: int, reason: str) -> None:
+        self.kept[i] = False
+        self.dropped[self.al.tickers[i]] = reason
+
+    def drop_unusable(self) -> None:
+        has_price = np.isfinite(self.al.prices).any(axis=0)
+        counts = self.avail.sum(axis=0)
+        cal_days = np.flatnonzero(self.cal)
+        rank = np.cumsum(self.cal)
+        last = _last_true(self.avail)
+        for i in range(len(self.al.tickers)):
+            if not has_price[i]:
+                self.drop(i, "no price data")
+            elif counts[i] == 0:
+                self.drop(i, "no prices on the dates with factor returns in the window")
+            elif rank[cal_days[-1]] - rank[last[i]] > STALE_DAYS:
+                self.drop(
+                    i,
+                    f"no recent prices: the last is on {_day(self.al.calendar[last[i]])}, the factor returns "
+                    f"run to {_day(self.al.calendar[cal_days[-1]])}",
+                )
+
+    def run(self) -> tuple[BoolArray, BoolArray]:
+        """Drop tickers until the common days in the window reach min_obs; the (window, common) masks."""
+        while True:
+            idx = np.flatnonzero(self.kept)
+            if idx.size == 0:
+                reasons = "; ".join(f"{t}: {r}" for t, r in self.dropped.items())
+                raise AnalysisInputError(f"no holding has enough price data to analyse ({reasons})", field="holdings")
+            common = self.cal & self.avail[:, idx].all(axis=1)
+            window = _window(self.al, self.cal, common, self.start)
+            n_window, n_common = int(window.sum()), int((window & common).sum())
+            if common.any() and n_window < self.min_obs:
+                raise self._too_short(window, n_window)
+            if n_common >= self.min_obs:
+                return window, window & common
+            counts = self.avail[window][:, idx].sum(axis=0)
+            worst = int(idx[np.argmin(counts)])
+            self.drop(
+                worst,
+                f"history too short: prices on {int(counts.min())} of the {n_window} days in the window; keeping it "
+                f"would leave {n_common} common days, fewer than the {self.min_obs} needed",
+            )
+
+    def _too_short(self, window: BoolArray, n_window: int) -> AnalysisInputError:
+        days = self.al.calendar[window]
+        return AnalysisInputError(
+            f"the window {_day(days[0])} to {_day(days[-1])} has only {n_window} days with returns for every "
+            f"factor; an analysis with {self.k} factor(s) needs at least {self.min_obs}",
+            field="start",
+        )
+
+
+def _narrowing(sel: _Selection, window: BoolArray) -> list[dict[str, str]]:
+    al, idx = sel.al, np.flatnonzero(sel.kept)
+    first, last = np.argmax(sel.avail[:, idx], axis=0), _last_true(sel.avail[:, idx])
+    w_days = np.flatnonzero(window)
+    cal_last = int(_last_true(sel.cal))
+    notes = []
+    for j, i in enumerate(idx):
+        ticker = al.tickers[i]
+        if first[j] > w_days[0]:
+            d = _day(al.calendar[first[j]])
+            notes.append(
+                {
+                    "ticker": ticker,
+                    "message": f"prices start on {d}: the window starts there, not on {_day(al.calendar[w_days[0]])}",
+                }
+            )
+        if last[j] < cal_last:
+            d = _day(al.calendar[last[j]])
+            notes.append(
+                {
+                    "ticker": ticker,
+                    "message": f"prices end on {d}: the window ends there, not on {_day(al.calendar[cal_last])}",
+                }
+            )
+    return notes
+
+
+def _quality(sel: _Selection, held: list[str], window: BoolArray, common: BoolArray) -> dict[str, Any]:
+    al, idx = sel.al, np.flatnonzero(sel.kept)
+    c_days = np.flatnonzero(common)
+    span = window & (np.arange(len(window)) >= c_days[0]) & (np.arange(len(window)) <= c_days[-1])
+    coverage_days = sel.avail[window].sum(axis=0) / max(int(window.sum()), 1)
+    coverage = dict.fromkeys(held, 0.0) | {t: float(c) for t, c in zip(al.tickers, coverage_days, strict=True)}
+    missing = (span[:, None] & ~sel.avail[:, idx]).sum(axis=0)
+    dropped = dict.fromkeys([t for t in held if t not in al.tickers], "no price data") | sel.dropped
+    w_days = al.calendar[window]
+    return {
+        "used": [al.tickers[i] for i in idx],
+        "dropped": [{"ticker": t, "reason": dropped[t]} for t in held if t in dropped],
+        "coverage": {t: coverage[t] for t in held},
+        "window_requested": {"start": _day(w_days[0]), "end": _day(w_days[-1]), "days": int(window.sum())},
+        "narrowed_by": _narrowing(sel, window),
+        "missing_days": {al.tickers[i]: int(n) for i, n in zip(idx, missing, strict=True) if n},
+        "days_left_out": int((span & ~common).sum()),
+    }
+
+
+def select(al: Aligned, held: list[str], start: date | None, end: date | None, min_obs: int, k: int) -> Sample:
+    """The window and the holdings to analyse (see the module's rules). Raises AnalysisInputError when none fit."""
+    cal = al.factor_ok & _bounds(al.calendar, start, end)
+    if not (np.isfinite(al.returns) & cal[:, None]).any():
+        if not np.isfinite(al.prices).any():
+            raise AnalysisInputError(f"none of the holdings has price data ({', '.join(held)})", field="holdings")
+        raise _no_overlap(al, cal, start, end)
+    sel = _Selection(al, cal, start, min_obs, k)
+    sel.drop_unusable()
+    window, common = sel.run()
+    idx = np.flatnonzero(sel.kept)
+    rows = np.flatnonzero(common)
+    tickers = [al.tickers[i] for i in idx]
+    base = rows[0] - 1
+    prices_used = pd.DataFrame(
+        al.prices[base : rows[-1] + 1][:, idx], index=al.calendar[base : rows[-1] + 1], columns=tickers
+    )
+    return Sample(
+        dates=al.calendar[rows],
+        tickers=tickers,
+        returns=np.ascontiguousarray(al.returns[rows][:, idx]),
+        factors=np.ascontiguousarray(al.factors[rows]),
+        raw_factors=al.raw_factors[rows],
+        market=al.market[rows],
+        end_prices=al.prices[rows[-1], idx],
+        prices_used=prices_used,
+        data_quality=_quality(sel, held, window, common),
+    )
