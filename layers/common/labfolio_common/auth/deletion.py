@@ -38,13 +38,14 @@ def delete_user_objects(s3: Any, bucket: str, user_id: uuid.UUID) -> int:
 
 
 def delete_account_rows(db: Session, user_id: uuid.UUID) -> bool:
-    """Delete the account's portfolios, upload rows and the account (its sessions and ownership rows cascade).
+    """Delete the account's upload rows, its portfolios and the account (sessions, ownership rows and whatever else
+    references an account or a portfolio cascade).
 
     Returns False when there was no such account. Runs in the caller's transaction.
     """
+    db.execute(delete(Upload).where(Upload.object_key.startswith(user_prefix(user_id), autoescape=True)))
     owned = select(UserPortfolio.portfolio_id).where(UserPortfolio.user_id == user_id).scalar_subquery()
     db.execute(delete(Portfolio).where(Portfolio.portfolio_id.in_(owned)))
-    db.execute(delete(Upload).where(Upload.object_key.startswith(user_prefix(user_id), autoescape=True)))
     found = db.execute(delete(Account).where(Account.user_id == user_id)).rowcount  # type: ignore[attr-defined]
     return bool(found)
 
