@@ -37,7 +37,8 @@ def test_handler_module_imports_with_an_empty_environment(module: str) -> None:
     assert module in imported_modules(module)
 
 
-@pytest.mark.parametrize("module", ["auth.handler", "portfolios.handler"])
+@pytest.mark.parametrize("module", ["auth.handler", "portfolios.handler", "analysis.worker"])
 def test_http_functions_do_not_load_numeric_libraries(module: str) -> None:
+    """The worker too: it imports pandas/yfinance only when a newly seen ticker is downloaded from yfinance."""
     loaded = imported_modules(module)
     assert not [m for m in loaded if m.split(".")[0] in HEAVY]

@@ -13,6 +13,7 @@ from labfolio_common.portfolio_csv import (
     PortfolioCsvError,
     parse_number,
     parse_portfolio_csv,
+    template_csv,
 )
 
 pytestmark = pytest.mark.unit
@@ -80,10 +81,21 @@ def test_tab_delimited() -> None:
         ("bad/both_quantity_weight.csv", [(1, "weight", "give either quantity or weight, not both")]),
         ("bad/currency.csv", [(2, "currency", "'EUR': only USD holdings are supported for now")]),
         ("bad/extra_values.csv", [(2, "*", "3 values but the header has 2 columns")]),
+        ("bad/unnamed_column.csv", [(3, "*", "a value under a column without a name in the header row")]),
     ],
 )
 def test_bad_file_says_what_and_where(name: str, expected: list[tuple[int, str, str]]) -> None:
     assert [(p["row"], p["column"], p["message"]) for p in problems(name)] == expected
+
+
+def test_template_is_a_valid_portfolio_of_the_offline_universe() -> None:
+    offline = {"AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO", "LLY", "MRK", "MSFT", "PEP", "PFE"}
+    offline |= {"PG", "RRC", "UNH", "WMT", "XOM"}
+    parsed = parse_portfolio_csv(template_csv())
+    assert parsed.kind == "quantity" and parsed.warnings == []
+    assert 10 <= len(parsed.holdings) <= 20
+    assert {h.ticker for h in parsed.holdings} <= offline
+    assert all(h.quantity and h.quantity > 0 for h in parsed.holdings)
 
 
 def test_unknown_columns_are_named() -> None:

@@ -1,12 +1,17 @@
-"""Lambda entry point of the analysis worker: SQS batches (S3 upload notifications) with partial batch failures.
+"""Lambda entry point of the analysis worker.
 
-A record that fails (e.g. the database is down) is reported in batchItemFailures and retried after the visibility
-timeout, then moved to the dead-letter queue after maxReceiveCount; a message that is not an S3 event is logged and
-acknowledged, never retried forever.
+- SQS batches (S3 upload notifications) with partial batch failures: each record's objects are ingested
+  (`analysis.ingestion`). A record that fails for a transient reason (database, S3, market data down) is reported in
+  batchItemFailures and retried after the visibility timeout, then moved to the dead-letter queue after
+  maxReceiveCount. A bad file is not transient: it fails its upload and is acknowledged. A message that is not an S3
+  event (s3:TestEvent, junk) is logged and acknowledged, never retried for ever.
+- The scheduled sweep (an EventBridge event): uploads whose retries ran out are abandoned and their portfolios
+  settled (`analysis.sweep`), so nothing stays `processing`.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -14,25 +19,52 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from labfolio_common.observability import MetricUnit, logger, metrics
 from labfolio_common.settings import get_settings
 
-from analysis import service
+from analysis import ingestion
 from analysis.domain.s3_events import NotAnS3EventError, parse_notification
 
 processor = BatchProcessor(event_type=EventType.SQS)
+LEASE_MARGIN = timedelta(seconds=5)
 
 
-def record_handler(record: SQSRecord) -> None:
+def _lease(context: Any) -> timedelta:
+    """A claim lasts as long as this invocation can (its remaining time), so a killed worker's claim ends too."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return ingestion.DEFAULT_LEASE
+    return timedelta(milliseconds=max(0, int(remaining()))) + LEASE_MARGIN
+
+
+def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
     try:
         objects = parse_notification(record.body)
     except NotAnS3EventError as exc:
         logger.warning("ignored message", extra={"message_id": record.message_id, "reason": str(exc)})
         return
     for obj in objects:
-        service.receive_upload(obj)
+        outcome = ingestion.ingest(obj, lease=_lease(lambda_context))
         metrics.add_metric(name="UploadReceived", unit=MetricUnit.Count, value=1)
+        logger.debug("upload handled", extra={"key": obj.key, "outcome": outcome})
+
+
+def is_scheduled(event: dict[str, Any]) -> bool:
+    return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+
+
+def run_sweep(context: Any) -> dict[str, Any]:
+    from labfolio_common.aws import client
+
+    from analysis.adapters.sqs_queue import retry_window
+    from analysis.sweep import sweep
+
+    settings = get_settings()
+    window = retry_window(client("sqs"), settings.analysis_queue_url, _lease(context))
+    return sweep(settings.database_url, window)
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     get_settings()
+    if is_scheduled(event):
+        return run_sweep(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -8,7 +8,10 @@ with a warning.
 
 Every problem is reported at once as {"row": n, "column": name, "message": text}: rows count as a spreadsheet shows
 them (the header is row 1); column is "*" for the file or row as a whole. Cells that a spreadsheet would run as a
-formula (starting with = + - @, or a tab/CR) are refused in text columns, so no export can ever carry one.
+formula (starting with = + - @, or a tab/CR) are refused in text columns, and a column without a name must stay
+empty, so a file that parses carries no formula anywhere and can be handed back as it came.
+
+`template_csv()` is the template users download: the demo portfolio, from the offline demo universe.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Literal
 
 from labfolio_common.errors import ValidationFailedError
@@ -39,6 +43,7 @@ TICKER_PATTERN = re.compile(r"\^?[A-Z0-9][A-Z0-9.\-=]{0,19}")  # AAPL, BRK-B, BR
 OPTIONAL = frozenset({"price", "currency"})
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 WEIGHT_TOLERANCE = 0.02  # weights must sum (gross) to 1 ± 2 % or 100 ± 2
+TEMPLATE_PATH = Path(__file__).with_name("demo_portfolio.csv")
 
 Problem = dict[str, str | int]
 Kind = Literal["quantity", "weight"]
@@ -250,6 +255,7 @@ def parse_portfolio_csv(data: bytes) -> ParsedPortfolio:
     holdings: list[Holding] = []
     columns: dict[str, int] | None = None
     width = 0
+    unnamed: list[int] = []
     try:
         for cells in reader:
             row = reader.line_num
@@ -260,9 +266,13 @@ def parse_portfolio_csv(data: bytes) -> ParsedPortfolio:
                 if header_problems:
                     raise PortfolioCsvError(header_problems)
                 width = len(cells)
+                unnamed = [index for index, name in enumerate(cells) if not name.strip()]
                 continue
             if len(cells) > width and any(c.strip() for c in cells[width:]):
                 problems.append(_problem(row, "*", f"{len(cells)} values but the header has {width} columns"))
+                continue
+            if any(index < len(cells) and cells[index].strip() for index in unnamed):
+                problems.append(_problem(row, "*", "a value under a column without a name in the header row"))
                 continue
             holding = _parse_row(cells, row, columns, delimiter, problems)
             if holding is not None:
@@ -283,3 +293,8 @@ def parse_portfolio_csv(data: bytes) -> ParsedPortfolio:
     if problems:
         raise PortfolioCsvError(problems)
     return ParsedPortfolio(kind, holdings, warnings)
+
+
+def template_csv() -> bytes:
+    """The portfolio template: the demo holdings (US large caps of the offline demo data), `ticker,quantity`."""
+    return TEMPLATE_PATH.read_bytes()

@@ -108,6 +108,9 @@ PORTFOLIO_KINDS: Final = ("quantity", "weight")
 UPLOAD_STATUSES: Final = ("received", "processing", "ready", "failed", "ignored", "superseded", "abandoned")
 
 
+_PROBLEMS: Final = JSON(none_as_null=True)  # a list of {row, column, message}; None is SQL NULL
+
+
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -128,8 +131,8 @@ class Portfolio(Base):
     created_at: Mapped[datetime | None] = _created_at()
     status: Mapped[str] = mapped_column(String(20), default="awaiting_upload", server_default="awaiting_upload")
     kind: Mapped[str | None] = mapped_column(String(10))  # quantity | weight, once there are holdings
-    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON())  # why it failed (row, column, message)
-    warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON())  # about the current holdings
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(_PROBLEMS)  # why it failed: {row, column, message}
+    warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(_PROBLEMS)  # about the current holdings
     holdings_count: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
     holdings_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when they were stored
     holdings_uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when their file reached S3
@@ -203,8 +206,8 @@ class Upload(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the claim holds until then
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON())
-    warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON())
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(_PROBLEMS)
+    warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(_PROBLEMS)
     last_error: Mapped[str | None] = mapped_column(Text())  # the last transient failure (retried)
 
 

@@ -1,0 +1,246 @@
+"""Use case of the worker: an object that arrived in the uploads bucket becomes a portfolio's holdings.
+
+1. The key names the owner and the portfolio (`uploads/{user}/{portfolio}/{upload}.csv`); both are checked against
+   the database. An object that names no portfolio of that owner is recorded as ignored, logged, deleted and
+   acknowledged: it is never processed into anyone's portfolio.
+2. The object (bucket, key, etag) is claimed in `uploads` with a lease; a redelivered event of an object already
+   finished is acknowledged as a duplicate, one still held by another worker is retried later (UploadBusyError).
+3. The object is read as the event saw it (its ETag), never more than 1 MB: a larger one fails the upload and is
+   deleted. The CSV is parsed; new tickers are registered and backfilled; tickers without price data are warnings,
+   or errors when none has any.
+4. One transaction stores the outcome: a valid file replaces the holdings at once and the portfolio is `ready`; an
+   invalid one fails the upload and, if the portfolio had no holdings, the portfolio (`failed` with the errors);
+   previous holdings and their `ready` stay untouched otherwise. Files not kept are deleted afterwards.
+
+Transient failures (database, S3, the market-data source) give the claim back and raise: SQS retries the message
+and dead-letters it after maxReceiveCount; `analysis.sweep` then fails what was left in flight.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from labfolio_common.aws import client
+from labfolio_common.db.engine import session_scope
+from labfolio_common.db.models import utcnow
+from labfolio_common.errors import DependencyUnavailableError, LabfolioError
+from labfolio_common.observability import MetricUnit, logger, metrics
+from labfolio_common.portfolio_csv import MAX_BYTES, PortfolioCsvError, parse_portfolio_csv
+from labfolio_common.settings import Settings, get_settings
+from labfolio_common.uploads import UPLOADS_PREFIX, UploadKey, parse_upload_key
+
+from analysis import service
+from analysis.adapters import s3_uploads, sql_uploads
+from analysis.adapters.market_prices import check_source, priced_tickers
+from analysis.domain.ingestion import (
+    FINAL_UPLOAD_STATUSES,
+    Verdict,
+    is_older,
+    judge,
+    status_after_failure,
+    status_while_processing,
+    too_large,
+)
+from analysis.domain.s3_events import ObjectCreated
+
+DEFAULT_LEASE = timedelta(seconds=60)  # the worker's timeout, when the invocation's remaining time is unknown
+
+
+class UploadBusyError(DependencyUnavailableError):
+    """Another worker holds this object's claim: try again once its lease ends (the message is retried)."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    """What ingestion talks to; `for_settings` builds them from the function's environment."""
+
+    database_url: str
+    s3: Any
+    max_bytes: int = MAX_BYTES
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Ports:
+        return cls(settings.database_url, client("s3"))
+
+
+def ingest(obj: ObjectCreated, ports: Ports | None = None, *, lease: timedelta = DEFAULT_LEASE) -> str:
+    """Process one created object; return what happened: outside, ignored, duplicate, superseded, ready or failed."""
+    ports = ports or Ports.for_settings(get_settings())
+    log = {"bucket": obj.bucket, "key": obj.key, "etag": obj.etag}
+    if not obj.key.startswith(UPLOADS_PREFIX):
+        logger.warning("object outside uploads/ ignored", extra=log)
+        return "outside"
+    key = parse_upload_key(obj.key)
+    started = utcnow()
+    with session_scope(ports.database_url) as session:
+        owner = key and sql_uploads.owned_portfolio(session, key.user_id, key.portfolio_id)
+        if key is None or owner is None:
+            sql_uploads.record(session, obj, started, status="ignored")
+            outcome: str | sql_uploads.Claim = "ignored"
+        else:
+            outcome = _claim(session, obj, key, owner, started, lease)
+    if not isinstance(outcome, sql_uploads.Claim):
+        return _skipped(obj, key, outcome, ports, log)
+    claim = outcome
+    assert key is not None  # a claim exists only for a key that names a portfolio of its owner
+    logger.info("upload claimed", extra={**log, "upload_id": str(claim.upload_id), "attempt": claim.attempts})
+    try:
+        return _process(obj, claim, key, ports, log)
+    except Exception as exc:
+        _release(ports.database_url, claim, exc)
+        raise
+
+
+def _claim(
+    session: Any, obj: ObjectCreated, key: UploadKey, owner: Any, now: datetime, lease: timedelta
+) -> str | sql_uploads.Claim:
+    sql_uploads.record(session, obj, now, user_id=key.user_id, portfolio_id=key.portfolio_id)
+    claim = sql_uploads.claim(session, obj, now, now + lease)
+    if isinstance(claim, str):
+        if claim in FINAL_UPLOAD_STATUSES:
+            return "duplicate"
+        raise UploadBusyError(f"upload {obj.key} is being processed by another worker")
+    if is_older(obj.event_time, owner.holdings_uploaded_at):
+        sql_uploads.finish(session, claim.upload_id, "superseded", now)
+        return "superseded"
+    status = status_while_processing(owner.status)
+    if status is not None:
+        sql_uploads.set_status(session, owner, status, now)
+    return claim
+
+
+def _skipped(obj: ObjectCreated, key: UploadKey | None, outcome: str, ports: Ports, log: dict[str, Any]) -> str:
+    if outcome == "ignored":
+        logger.warning("upload names no portfolio of its owner: ignored", extra=log)
+        if key is not None:  # a well-formed key whose portfolio is gone (or never was): nothing can use the file
+            s3_uploads.delete_object(ports.s3, obj.bucket, obj.key)
+        metrics.add_metric(name="UploadIgnored", unit=MetricUnit.Count, value=1)
+    elif outcome == "superseded":
+        logger.info("upload older than the current holdings: superseded", extra=log)
+        s3_uploads.delete_object(ports.s3, obj.bucket, obj.key)
+    else:
+        logger.info("upload already processed: duplicate event acknowledged", extra=log)
+    return outcome
+
+
+def _process(obj: ObjectCreated, claim: sql_uploads.Claim, key: UploadKey, ports: Ports, log: dict[str, Any]) -> str:
+    fetched = s3_uploads.read_object(ports.s3, obj.bucket, obj.key, obj.etag, ports.max_bytes)
+    if isinstance(fetched, str):  # gone (deleted with its portfolio) or replaced since (its own event follows)
+        status = "ignored" if fetched == "gone" else "superseded"
+        with session_scope(ports.database_url) as session:
+            if sql_uploads.holds(session, claim):
+                sql_uploads.finish(session, claim.upload_id, status, utcnow())
+        logger.info("uploaded object no longer as the event saw it", extra={**log, "outcome": status})
+        return status
+    verdict = _judge(fetched, ports)
+    return _store(obj, claim, key, verdict, ports, log)
+
+
+def _judge(fetched: s3_uploads.Fetched, ports: Ports) -> Verdict:
+    if fetched.body is None:
+        return Verdict(errors=too_large(fetched.size, ports.max_bytes) or [])
+    try:
+        parsed = parse_portfolio_csv(fetched.body)
+    except PortfolioCsvError as exc:
+        return Verdict(errors=list(exc.detail))
+    tickers = [h.ticker for h in parsed.holdings]
+    backfill = service.backfill_prices(tickers)
+    with session_scope(ports.database_url) as session:
+        priced = priced_tickers(session, tickers)
+    check_source(tickers, priced, backfill.failed)
+    reasons = {t: backfill.failed.get(t, "not in the price cache") for t in tickers if t not in priced}
+    return judge(parsed, priced, reasons)
+
+
+def _store(
+    obj: ObjectCreated, claim: sql_uploads.Claim, key: UploadKey, verdict: Verdict, ports: Ports, log: dict[str, Any]
+) -> str:
+    now = utcnow()
+    delete: str | None = None
+    with session_scope(ports.database_url) as session:
+        if not sql_uploads.holds(session, claim):
+            logger.warning("claim lost to another worker: result dropped", extra=log)
+            return "duplicate"
+        portfolio = sql_uploads.owned_portfolio(session, key.user_id, key.portfolio_id, lock=True)
+        if portfolio is None:  # deleted while the file was processed
+            sql_uploads.finish(session, claim.upload_id, "ignored", now)
+            status, delete = "ignored", obj.key
+        elif verdict.valid and is_older(obj.event_time, portfolio.holdings_uploaded_at):
+            sql_uploads.finish(session, claim.upload_id, "superseded", now)
+            status, delete = "superseded", obj.key
+        elif verdict.valid:
+            delete = _store_holdings(session, portfolio, obj, claim, verdict, now)
+            status = "ready"
+        else:
+            sql_uploads.finish(session, claim.upload_id, "failed", now, errors=verdict.errors)
+            after = status_after_failure(portfolio.holdings_count)
+            problems = {"errors": verdict.errors, "warnings": None} if after == "failed" else {}
+            sql_uploads.set_status(session, portfolio, after, now, **problems)
+            status, delete = "failed", obj.key
+    if delete:
+        s3_uploads.delete_object(ports.s3, obj.bucket, delete)
+    _report(status, verdict, {**log, "upload_id": str(claim.upload_id)})
+    if status == "ready":
+        try:
+            on_portfolio_ready(ports.database_url, key.portfolio_id, claim.upload_id)
+        except Exception:
+            logger.exception("after-ingestion hook failed", extra={"portfolio_id": str(key.portfolio_id)})
+    return status
+
+
+def _store_holdings(
+    session: Any, portfolio: Any, obj: ObjectCreated, claim: sql_uploads.Claim, verdict: Verdict, now: datetime
+) -> str | None:
+    """Replace the holdings (same transaction as the statuses); the previous file's key, to delete, if any."""
+    previous = portfolio.portfolio_address
+    sql_uploads.replace_holdings(session, portfolio.portfolio_id, verdict.holdings)
+    sql_uploads.set_status(
+        session,
+        portfolio,
+        "ready",
+        now,
+        kind=verdict.kind,
+        errors=None,
+        warnings=verdict.warnings or None,
+        holdings_count=len(verdict.holdings),
+        holdings_updated_at=now,
+        holdings_uploaded_at=obj.event_time or now,
+        portfolio_address=obj.key,
+    )
+    sql_uploads.finish(session, claim.upload_id, "ready", now, warnings=verdict.warnings or None)
+    return previous if previous and previous != obj.key else None
+
+
+def _report(status: str, verdict: Verdict, log: dict[str, Any]) -> None:
+    if status == "ready":
+        logger.info("portfolio holdings stored", extra={**log, "holdings": len(verdict.holdings)})
+        metrics.add_metric(name="PortfolioUploaded", unit=MetricUnit.Count, value=1)
+    elif status == "failed":
+        logger.info("portfolio upload invalid", extra={**log, "problems": len(verdict.errors)})
+        metrics.add_metric(name="PortfolioUploadFailed", unit=MetricUnit.Count, value=1)
+    else:
+        logger.info("upload not applied", extra={**log, "outcome": status})
+
+
+def _release(database_url: str, claim: sql_uploads.Claim, exc: Exception) -> None:
+    """Best effort: give the claim back so the retry may take it at once (if the database is down, the lease ends)."""
+    reason = f"{type(exc).__name__}: {exc.detail}" if isinstance(exc, LabfolioError) else type(exc).__name__
+    logger.warning("upload failed, will be retried", extra={"upload_id": str(claim.upload_id), "reason": reason})
+    try:
+        with session_scope(database_url) as session:
+            sql_uploads.release(session, claim, reason)
+    except Exception as release_error:
+        logger.warning("claim not released", extra={"error": type(release_error).__name__})
+
+
+def on_portfolio_ready(database_url: str, portfolio_id: uuid.UUID, upload_id: uuid.UUID) -> None:
+    """Called once a portfolio's new holdings are committed: the analysis issue queues the default analysis here.
+
+    It runs after the holdings transaction, once per ingested upload. An error raised here is logged and swallowed:
+    a retried message would find the upload finished (a duplicate) and never come back here, so whatever this
+    starts must carry its own retry (a queued job message does).
+    """
+    logger.debug("portfolio ready", extra={"portfolio_id": str(portfolio_id), "upload_id": str(upload_id)})
