@@ -25,13 +25,17 @@ def get_account(db: Session, user_id: uuid.UUID) -> Account | None:
 
 
 def create_account(db: Session, username: str, password_hash: str, now: datetime) -> Account:
-    """A new account; ConflictError when the name is taken in any case (checked, then enforced by the index)."""
+    """A new account; ConflictError when the name is taken in any case (checked, then enforced by the index).
+
+    After a ConflictError the caller's transaction must be rolled back. (No SAVEPOINT here: on SQLite, pysqlite
+    opens no transaction before it, so releasing the savepoint would commit everything.)
+    """
     if find_by_username(db, username) is not None:
         raise ConflictError("username already taken")
     account = Account(user_id=uuid.uuid4(), username=username, password_hash=password_hash, created_at=now)
+    db.add(account)
     try:
-        with db.begin_nested():
-            db.add(account)
+        db.flush()
     except IntegrityError:
         raise ConflictError("username already taken") from None
     return account
