@@ -68,7 +68,7 @@ def _portfolio_returns(sample: Sample, bk: Book) -> FloatArray:
 
 
 def _holding_notes(tickers: list[str], reg: Regression) -> list[str]:
-    tss, ssr = reg.fit.tss[1:], reg.fit.ssr[1:]
+    tss, ssr = reg.holdings.tss, reg.holdings.ssr
     notes = [
         f"{t}: its price is constant over the window, so R² is null"
         for t, v in zip(tickers, tss, strict=True)
@@ -181,11 +181,11 @@ def run_analysis(inputs: AnalysisInputs) -> AnalysisOutput:
     bk = book(positions, sample.tickers, sample.end_prices, inputs.gross)
     portfolio = _portfolio_returns(sample, bk)
     reg = regress(sample.factors, portfolio, sample.returns, _lags(inputs, len(portfolio)))
-    risk = decompose(reg.fit.coef[1:, 1:].T, reg.fit.mse[1:], bk.weights, diag.covariance)
+    risk = decompose(reg.holdings.coef[1:].T, reg.holdings.mse, bk.weights, diag.covariance)
     notes = list(positions.notes) + _holding_notes(sample.tickers, reg)
     result = _header(inputs, sample, diag, bk, reg.lags) | {
         "portfolio": portfolio_section(ids, reg, notes),
-        "holdings": report.holdings_section(sample.tickers, ids, reg.fit),
+        "holdings": report.holdings_section(sample.tickers, ids, reg.holdings),
         "risk": report.risk_section(ids, sample.tickers, risk),
     }
     result |= _hedging(inputs, sample, portfolio, reg, risk, bk.gross, notes)

@@ -47,29 +47,48 @@ def _date_index(index: pd.Index, what: str) -> pd.DatetimeIndex:
     return dates
 
 
-def _as_float(frame: pd.DataFrame, what: str) -> pd.DataFrame:
-    bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
-    if bad:
-        converted = frame[bad].apply(pd.to_numeric, errors="coerce")
-        broken = [c for c in bad if (converted[c].isna() & frame[c].notna()).any()]
-        if broken:
-            raise AnalysisInputError(f"{what} of {', '.join(broken)} are not numbers", field=what.replace(" ", "_"))
-        frame = frame.assign(**{c: converted[c] for c in bad})
-    out = frame.astype(np.float64)
-    out.index = _date_index(frame.index, what)
-    infinite = list(out.columns[np.isinf(out.to_numpy()).any(axis=0)].astype(str))
+@dataclass(frozen=True)
+class _Checked:
+    """A frame's values (rows in date order) with its dates and column names."""
+
+    dates: pd.DatetimeIndex
+    columns: list[str]
+    values: FloatArray
+
+
+def _numeric(frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    if all(pd.api.types.is_numeric_dtype(dtype) for dtype in frame.dtypes.unique()):
+        return frame
+    bad = [str(c) for c, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
+    converted = frame[bad].apply(pd.to_numeric, errors="coerce")
+    broken = [c for c in bad if (converted[c].isna() & frame[c].notna()).any()]
+    if broken:
+        raise AnalysisInputError(f"{what} of {', '.join(broken)} are not numbers", field=what.replace(" ", "_"))
+    return frame.assign(**{c: converted[c] for c in bad})
+
+
+def _checked(frame: pd.DataFrame, what: str) -> _Checked:
+    """Numbers only, no infinity, dates once each; rows sorted by date."""
+    values = _numeric(frame, what).to_numpy(dtype=np.float64)
+    dates = _date_index(frame.index, what)
+    infinite = [str(c) for c in frame.columns[np.isinf(values).any(axis=0)]]
     if infinite:
         raise AnalysisInputError(
             f"{what} of {', '.join(infinite)} contain infinite values: the data is corrupt",
             field=what.replace(" ", "_"),
         )
-    return out.sort_index()
+    if not dates.is_monotonic_increasing:
+        order = np.argsort(dates.asi8, kind="stable")
+        dates, values = dates[order], values[order]
+    return _Checked(dates, [str(c) for c in frame.columns], values)
 
 
-def _checked_prices(inputs: AnalysisInputs, tickers: list[str]) -> pd.DataFrame:
-    columns = [t for t in tickers if t in inputs.prices.columns]
-    prices = _as_float(inputs.prices[columns], "prices")
-    not_positive = list(prices.columns[(prices.to_numpy() <= 0).any(axis=0)].astype(str))
+def _checked_prices(inputs: AnalysisInputs, tickers: list[str]) -> _Checked:
+    present = set(inputs.prices.columns)
+    columns = [t for t in tickers if t in present]
+    frame = inputs.prices if list(inputs.prices.columns) == columns else inputs.prices[columns]
+    prices = _checked(frame, "prices")
+    not_positive = [c for c, bad in zip(columns, (prices.values <= 0).any(axis=0), strict=True) if bad]
     if not_positive:
         raise AnalysisInputError(
             f"prices of {', '.join(not_positive)} include zero or negative values: adjusted closes must be positive",
@@ -78,13 +97,13 @@ def _checked_prices(inputs: AnalysisInputs, tickers: list[str]) -> pd.DataFrame:
     return prices
 
 
-def _checked_factor_returns(inputs: AnalysisInputs) -> pd.DataFrame:
+def _checked_factor_returns(inputs: AnalysisInputs) -> _Checked:
     needed = list(dict.fromkeys([*inputs.factor_ids, inputs.market_factor]))
     missing = [f for f in needed if f not in inputs.factor_returns.columns]
     if missing:
         raise AnalysisInputError(f"no returns for factor(s): {', '.join(missing)}", field="factor_ids")
-    frame = _as_float(inputs.factor_returns[needed], "factor returns")
-    not_returns = list(frame.columns[(frame.to_numpy() <= -1).any(axis=0)].astype(str))
+    frame = _checked(inputs.factor_returns[needed], "factor returns")
+    not_returns = [c for c, bad in zip(needed, (frame.values <= -1).any(axis=0), strict=True) if bad]
     if not_returns:
         raise AnalysisInputError(
             f"factor returns of {', '.join(not_returns)} fall to -100% or below: are they prices, not returns?",
@@ -93,26 +112,40 @@ def _checked_factor_returns(inputs: AnalysisInputs) -> pd.DataFrame:
     return frame
 
 
-def _entered(frame: pd.DataFrame, inputs: AnalysisInputs) -> FloatArray:
-    market = frame[inputs.market_factor].to_numpy()
-    columns = []
-    for spec in inputs.factors:
-        series = frame[spec.factor_id].to_numpy()
-        columns.append(series - market if spec.mode == "spread" else series)
-    return np.column_stack(columns).astype(np.float64)
+def _on(calendar: pd.DatetimeIndex, checked: _Checked) -> FloatArray:
+    """The values placed on the calendar's rows, NaN on the other rows. Column-major (Fortran order), as pandas
+    holds a frame: each ticker's series is contiguous, so the per-ticker scans of the window rules are fast."""
+    rows = calendar.get_indexer(checked.dates)  # increasing: both are sorted
+    out = np.empty((len(calendar), len(checked.columns)), order="F")
+    covered = np.zeros(len(calendar), dtype=bool)
+    covered[rows] = True
+    out[~covered] = np.nan
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    for lo, hi in zip([0, *breaks.tolist()], [*breaks.tolist(), len(rows)], strict=True):
+        if hi > lo:  # copy each run of consecutive calendar rows as one block (fast in column-major order)
+            out[rows[lo] : rows[hi - 1] + 1] = checked.values[lo:hi]
+    return out
+
+
+def _entered(raw: FloatArray, market: FloatArray, inputs: AnalysisInputs) -> FloatArray:
+    spread = np.array([spec.mode == "spread" for spec in inputs.factors])
+    entered: FloatArray = raw - np.where(spread, 1.0, 0.0) * market[:, None]
+    return entered
 
 
 def align(inputs: AnalysisInputs, tickers: list[str]) -> Aligned:
     """Check the frames and put prices and factor series on the union of their dates."""
     prices = _checked_prices(inputs, tickers)
     factor_frame = _checked_factor_returns(inputs)
-    calendar = pd.DatetimeIndex(prices.index.union(factor_frame.index))
-    px = prices.reindex(calendar).to_numpy(dtype=np.float64)
-    returns = np.full_like(px, np.nan)
-    returns[1:] = px[1:] / px[:-1] - 1.0
-    frame = factor_frame.reindex(calendar)
-    factors = _entered(frame, inputs)
-    market = frame[inputs.market_factor].to_numpy(dtype=np.float64)
-    raw = frame[inputs.factor_ids].to_numpy(dtype=np.float64)
+    calendar = pd.DatetimeIndex(prices.dates.union(factor_frame.dates))
+    px = _on(calendar, prices)
+    returns = np.empty_like(px)
+    returns[0] = np.nan
+    np.divide(px[1:], px[:-1], out=returns[1:])
+    returns[1:] -= 1.0
+    frame = _on(calendar, factor_frame)
+    market = frame[:, factor_frame.columns.index(inputs.market_factor)]
+    raw = frame[:, [factor_frame.columns.index(f) for f in inputs.factor_ids]]
+    factors = _entered(raw, market, inputs)
     factor_ok = np.isfinite(factors).all(axis=1) & np.isfinite(market)
-    return Aligned(calendar, list(prices.columns), px, returns, factors, raw, market, factor_ok)
+    return Aligned(calendar, prices.columns, px, returns, factors, raw, market, factor_ok)

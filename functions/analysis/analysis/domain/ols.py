@@ -51,20 +51,44 @@ class OLSFit:
         return 1.0 - (1.0 - self.r_squared()) * (self.nobs - 1) / self.df_resid
 
 
+@dataclass(frozen=True)
+class Design:
+    """A T x p design (constant first) factorised once, X = QR, to fit any number of series on it."""
+
+    x: FloatArray
+    q: FloatArray
+    r: FloatArray
+    xtx_inv: FloatArray
+
+    @classmethod
+    def of(cls, x: FloatArray) -> Design:
+        q, r = np.linalg.qr(x)
+        r_inv = linalg.solve_triangular(r, np.eye(r.shape[0]))
+        return cls(x=x, q=q, r=r, xtx_inv=r_inv @ r_inv.T)
+
+    def fit(self, y: FloatArray) -> OLSFit:
+        """Fit every column of `y` (T x m): one triangular solve of QᵀY."""
+        return _fit(self, y)
+
+
 def fit_ols(x: FloatArray, y: FloatArray) -> OLSFit:
     """Fit every column of `y` on `x` (which includes the constant column)."""
-    q, r = np.linalg.qr(x)
-    coef = linalg.solve_triangular(r, q.T @ y)
-    r_inv = linalg.solve_triangular(r, np.eye(r.shape[0]))
+    return Design.of(x).fit(y)
+
+
+def _fit(design: Design, y: FloatArray) -> OLSFit:
+    x = design.x
+    coef = linalg.solve_triangular(design.r, design.q.T @ y, check_finite=False)
     ssr = np.empty(y.shape[1])
     tss = np.empty(y.shape[1])
     for lo in range(0, y.shape[1], CHUNK):
-        block = y[:, lo : lo + CHUNK]
-        resid = block - x @ coef[:, lo : lo + CHUNK]
-        centred = block - block.mean(axis=0)
-        ssr[lo : lo + CHUNK] = np.einsum("ij,ij->j", resid, resid)
-        tss[lo : lo + CHUNK] = np.einsum("ij,ij->j", centred, centred)
-    return OLSFit(coef=coef, xtx_inv=r_inv @ r_inv.T, ssr=ssr, tss=tss, nobs=x.shape[0])
+        # one row per series (y.T is C-ordered when y is column-major, as pandas and the engine hold returns)
+        series = y[:, lo : lo + CHUNK].T
+        resid = series - coef[:, lo : lo + CHUNK].T @ x.T
+        centred = series - series.mean(axis=1, keepdims=True)
+        ssr[lo : lo + CHUNK] = np.einsum("ij,ij->i", resid, resid)
+        tss[lo : lo + CHUNK] = np.einsum("ij,ij->i", centred, centred)
+    return OLSFit(coef=coef, xtx_inv=design.xtx_inv, ssr=ssr, tss=tss, nobs=x.shape[0])
 
 
 def bartlett(lags: int) -> FloatArray:

@@ -11,7 +11,7 @@ import numpy as np
 
 from analysis.domain import report
 from analysis.domain.frames import FloatArray
-from analysis.domain.ols import OLSFit, ci95, fit_ols, hac_cov, p_values, t_stats
+from analysis.domain.ols import Design, OLSFit, ci95, fit_ols, hac_cov, p_values, t_stats
 from analysis.domain.risk import YEAR, hedge_leg
 
 HAC_METHOD = "Newey-West, Bartlett kernel, small-sample factor T/(T-K-1), t with T-K-1 degrees of freedom"
@@ -19,10 +19,12 @@ HAC_METHOD = "Newey-West, Bartlett kernel, small-sample factor T/(T-K-1), t with
 
 @dataclass(frozen=True)
 class Regression:
-    """Column 0 of the fit is the portfolio, columns 1.. the holdings; `hac` is the portfolio's HAC covariance."""
+    """The portfolio's fit (one series) and the holdings' fit (N series) on one factorised design; `hac` is the
+    portfolio's HAC covariance."""
 
     x: FloatArray
-    fit: OLSFit
+    fit: OLSFit  # the portfolio
+    holdings: OLSFit
     resid: FloatArray  # the portfolio's residuals
     hac: FloatArray
     lags: int
@@ -40,10 +42,11 @@ class Regression:
 
 
 def regress(factors: FloatArray, portfolio: FloatArray, holdings: FloatArray, lags: int) -> Regression:
-    x = np.column_stack([np.ones(len(portfolio)), factors])
-    fit = fit_ols(x, np.column_stack([portfolio, holdings]))
-    resid = portfolio - x @ fit.coef[:, 0]
-    return Regression(x=x, fit=fit, resid=resid, hac=hac_cov(x, resid, fit.xtx_inv, lags), lags=lags)
+    design = Design.of(np.column_stack([np.ones(len(portfolio)), factors]))
+    fit = design.fit(portfolio[:, None])
+    resid = portfolio - design.x @ fit.coef[:, 0]
+    hac = hac_cov(design.x, resid, fit.xtx_inv, lags)
+    return Regression(x=design.x, fit=fit, holdings=design.fit(holdings), resid=resid, hac=hac, lags=lags)
 
 
 def portfolio_section(ids: list[str], reg: Regression, notes: list[str]) -> dict[str, Any]:

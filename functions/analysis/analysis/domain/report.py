@@ -46,14 +46,14 @@ def factors_section(specs: tuple[FactorSpec, ...], diag: FactorDiagnostics) -> l
 
 
 def holdings_section(tickers: list[str], ids: list[str], fit: OLSFit) -> dict[str, dict[str, Any]]:
-    """Per holding (columns 1.. of the fit), plain OLS statistics."""
-    coef, se = fit.coef[:, 1:], fit.se[:, 1:]
+    """Per holding (one column of the fit each), plain OLS statistics."""
+    coef, se = fit.coef, fit.se
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(se > 0, coef / np.where(se > 0, se, 1.0), np.nan)
     alpha, alpha_se, alpha_t = nums(coef[0]), nums(se[0]), nums(t[0])
     betas, ses, ts = (np.asarray(a[1:]).T for a in (coef, se, t))
-    r2, adj = nums(fit.r_squared()[1:]), nums(fit.adj_r_squared()[1:])
-    resvol = nums(np.sqrt(fit.mse[1:] * YEAR))
+    r2, adj = nums(fit.r_squared()), nums(fit.adj_r_squared())
+    resvol = nums(np.sqrt(fit.mse * YEAR))
     out = {}
     for i, ticker in enumerate(tickers):
         a = alpha[i]

@@ -80,8 +80,8 @@ def rolling_betas(x: FloatArray, y: FloatArray, window: int = ROLLING_WINDOW) ->
         return np.empty((0, x.shape[1]))
     xw = sliding_window_view(x, window, axis=0)  # W x p x window
     yw = sliding_window_view(y, window)  # W x window
-    xtx = np.einsum("wit,wjt->wij", xw, xw)
-    xty = np.einsum("wit,wt->wi", xw, yw)
+    xtx = np.matmul(xw, xw.transpose(0, 2, 1))  # batched: one p x p cross-product per window
+    xty = np.matmul(xw, yw[..., None])[..., 0]
     try:
         coef: FloatArray = np.linalg.solve(xtx, xty[..., None])[..., 0]
     except np.linalg.LinAlgError:

@@ -90,6 +90,8 @@ class _Selection:
     def __init__(self, al: Aligned, cal: BoolArray, start: date | None, min_obs: int, k: int) -> None:
         self.al, self.cal, self.start, self.min_obs, self.k = al, cal, start, min_obs, k
         self.avail = np.isfinite(al.returns) & cal[:, None]
+        self.first = np.argmax(self.avail, axis=0)  # each ticker's first and last day with a return
+        self.last = _last_true(self.avail)
         self.kept = np.ones(len(al.tickers), dtype=bool)
         self.dropped: dict[str, str] = {}
 
@@ -99,21 +101,24 @@ class _Selection:
 
     def drop_unusable(self) -> None:
         has_price = np.isfinite(self.al.prices).any(axis=0)
-        counts = self.avail.sum(axis=0)
-        cal_days = np.flatnonzero(self.cal)
+        has_return = self.avail.any(axis=0)
         rank = np.cumsum(self.cal)
-        last = _last_true(self.avail)
-        for i in range(len(self.al.tickers)):
+        cal_last = int(_last_true(self.cal))
+        stale = rank[cal_last] - rank[self.last] > STALE_DAYS
+        for i in np.flatnonzero(~has_price | ~has_return | stale).tolist():
             if not has_price[i]:
                 self.drop(i, "no price data")
-            elif counts[i] == 0:
+            elif not has_return[i]:
                 self.drop(i, "no prices on the dates with factor returns in the window")
-            elif rank[cal_days[-1]] - rank[last[i]] > STALE_DAYS:
+            else:
                 self.drop(
                     i,
-                    f"no recent prices: the last is on {_day(self.al.calendar[last[i]])}, the factor returns "
-                    f"run to {_day(self.al.calendar[cal_days[-1]])}",
+                    f"no recent prices: the last is on {_day(self.al.calendar[self.last[i]])}, the factor returns "
+                    f"run to {_day(self.al.calendar[cal_last])}",
                 )
+
+    def kept_avail(self) -> BoolArray:
+        return self.avail if self.kept.all() else self.avail[:, self.kept]
 
     def run(self) -> tuple[BoolArray, BoolArray]:
         """Drop tickers until the common days in the window reach min_obs; the (window, common) masks."""
@@ -122,7 +127,7 @@ class _Selection:
             if idx.size == 0:
                 reasons = "; ".join(f"{t}: {r}" for t, r in self.dropped.items())
                 raise AnalysisInputError(f"no holding has enough price data to analyse ({reasons})", field="holdings")
-            common = self.cal & self.avail[:, idx].all(axis=1)
+            common = self.cal & self.kept_avail().all(axis=1)
             window = _window(self.al, self.cal, common, self.start)
             n_window, n_common = int(window.sum()), int((window & common).sum())
             if common.any() and n_window < self.min_obs:
@@ -147,40 +152,31 @@ class _Selection:
 
 
 def _narrowing(sel: _Selection, window: BoolArray) -> list[dict[str, str]]:
-    al, idx = sel.al, np.flatnonzero(sel.kept)
-    first, last = np.argmax(sel.avail[:, idx], axis=0), _last_true(sel.avail[:, idx])
-    w_days = np.flatnonzero(window)
-    cal_last = int(_last_true(sel.cal))
+    """The kept tickers whose history starts after the window's start, or ends before the factors' last day."""
+    cal = sel.al.calendar
+    w_first, cal_last = int(np.argmax(window)), int(_last_true(sel.cal))
     notes = []
-    for j, i in enumerate(idx):
-        ticker = al.tickers[i]
-        if first[j] > w_days[0]:
-            d = _day(al.calendar[first[j]])
-            notes.append(
-                {
-                    "ticker": ticker,
-                    "message": f"prices start on {d}: the window starts there, not on {_day(al.calendar[w_days[0]])}",
-                }
-            )
-        if last[j] < cal_last:
-            d = _day(al.calendar[last[j]])
-            notes.append(
-                {
-                    "ticker": ticker,
-                    "message": f"prices end on {d}: the window ends there, not on {_day(al.calendar[cal_last])}",
-                }
-            )
+    for i in np.flatnonzero(sel.kept & ((sel.first > w_first) | (sel.last < cal_last))):
+        ticker = sel.al.tickers[i]
+        if sel.first[i] > w_first:
+            message = f"prices start on {_day(cal[sel.first[i]])}: the window starts there, not on {_day(cal[w_first])}"
+            notes.append({"ticker": ticker, "message": message})
+        if sel.last[i] < cal_last:
+            message = f"prices end on {_day(cal[sel.last[i]])}: the window ends there, not on {_day(cal[cal_last])}"
+            notes.append({"ticker": ticker, "message": message})
     return notes
 
 
 def _quality(sel: _Selection, held: list[str], window: BoolArray, common: BoolArray) -> dict[str, Any]:
     al, idx = sel.al, np.flatnonzero(sel.kept)
     c_days = np.flatnonzero(common)
-    span = window & (np.arange(len(window)) >= c_days[0]) & (np.arange(len(window)) <= c_days[-1])
+    span = window[c_days[0] : c_days[-1] + 1]
+    in_span = sel.kept_avail()[c_days[0] : c_days[-1] + 1][span].sum(axis=0)
+    missing = int(span.sum()) - in_span
     coverage_days = sel.avail[window].sum(axis=0) / max(int(window.sum()), 1)
-    coverage = dict.fromkeys(held, 0.0) | {t: float(c) for t, c in zip(al.tickers, coverage_days, strict=True)}
-    missing = (span[:, None] & ~sel.avail[:, idx]).sum(axis=0)
-    dropped = dict.fromkeys([t for t in held if t not in al.tickers], "no price data") | sel.dropped
+    coverage = dict.fromkeys(held, 0.0) | dict(zip(al.tickers, coverage_days.tolist(), strict=True))
+    priced = set(al.tickers)
+    dropped = dict.fromkeys([t for t in held if t not in priced], "no price data") | sel.dropped
     w_days = al.calendar[window]
     return {
         "used": [al.tickers[i] for i in idx],
@@ -189,8 +185,21 @@ def _quality(sel: _Selection, held: list[str], window: BoolArray, common: BoolAr
         "window_requested": {"start": _day(w_days[0]), "end": _day(w_days[-1]), "days": int(window.sum())},
         "narrowed_by": _narrowing(sel, window),
         "missing_days": {al.tickers[i]: int(n) for i, n in zip(idx, missing, strict=True) if n},
-        "days_left_out": int((span & ~common).sum()),
+        "days_left_out": int(span.sum()) - len(c_days),
     }
+
+
+def _rows(common: BoolArray) -> tuple[Any, int, int]:
+    """The common days as a slice when none is left out in between (so arrays are views, not copies), else their
+    indices; and the first and last of them."""
+    rows = np.flatnonzero(common)
+    first, last = int(rows[0]), int(rows[-1])
+    return (slice(first, last + 1) if last - first + 1 == len(rows) else rows), first, last
+
+
+def _columns(values: FloatArray, rows: slice | Any, kept: BoolArray) -> FloatArray:
+    block: FloatArray = values[rows] if kept.all() else values[rows][..., kept]
+    return block
 
 
 def select(al: Aligned, held: list[str], start: date | None, end: date | None, min_obs: int, k: int) -> Sample:
@@ -203,21 +212,19 @@ def select(al: Aligned, held: list[str], start: date | None, end: date | None, m
     sel = _Selection(al, cal, start, min_obs, k)
     sel.drop_unusable()
     window, common = sel.run()
-    idx = np.flatnonzero(sel.kept)
-    rows = np.flatnonzero(common)
-    tickers = [al.tickers[i] for i in idx]
-    base = rows[0] - 1
-    prices_used = pd.DataFrame(
-        al.prices[base : rows[-1] + 1][:, idx], index=al.calendar[base : rows[-1] + 1], columns=tickers
-    )
+    rows, first, last = _rows(common)
+    tickers = [t for t, kept in zip(al.tickers, sel.kept, strict=True) if kept]
+    used = slice(first - 1, last + 1)
     return Sample(
         dates=al.calendar[rows],
         tickers=tickers,
-        returns=np.ascontiguousarray(al.returns[rows][:, idx]),
-        factors=np.ascontiguousarray(al.factors[rows]),
+        returns=_columns(al.returns, rows, sel.kept),
+        factors=al.factors[rows],
         raw_factors=al.raw_factors[rows],
         market=al.market[rows],
-        end_prices=al.prices[rows[-1], idx],
-        prices_used=prices_used,
+        end_prices=_columns(al.prices, last, sel.kept),
+        prices_used=pd.DataFrame(
+            _columns(al.prices, used, sel.kept), index=al.calendar[used], columns=tickers, copy=False
+        ),
         data_quality=_quality(sel, held, window, common),
     )
