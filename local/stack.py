@@ -83,7 +83,8 @@ class LocalStack:
         try:
             self.moto.start()
             log.info("moto server at %s", self.moto.endpoint)
-            self.model = load_model({"DatabaseUrl": cfg.effective_database_url, **cfg.overrides})
+            origin = {"FrontendOrigin": f"http://{cfg.host}:{cfg.port}"}  # the bucket's CORS: the gateway's pages
+            self.model = load_model({"DatabaseUrl": cfg.effective_database_url, **origin, **cfg.overrides})
             self.resources = LocalResources(self.model, self.moto.endpoint).create(
                 restore_from=cfg.data_dir / "s3", secrets_dir=cfg.data_dir / "secrets"
             )

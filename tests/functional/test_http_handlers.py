@@ -97,7 +97,8 @@ def test_stack_health_is_503_without_leaking_credentials_when_the_database_is_do
 def test_unknown_path_inside_a_function_is_404_with_the_error_body(
     function: str, lambda_env: Any, lambda_context: Any
 ) -> None:
-    status, body = invoke(function, http_event("GET", f"/api/{function}/nope"), lambda_context)
+    # (/api/portfolios/nope would be the portfolio "nope": that needs a session first)
+    status, body = invoke(function, http_event("GET", f"/api/{function}/no/such/route"), lambda_context)
     assert status == 404
     assert body == {"error": "not_found", "detail": "Not Found"}
 

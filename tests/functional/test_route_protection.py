@@ -28,6 +28,7 @@ PUBLIC = {
     ("GET", "/api/health"),
     ("POST", "/api/auth/signup"),
     ("POST", "/api/auth/login"),
+    ("GET", "/api/portfolios/template.csv"),  # issue 5: the portfolio template (the demo holdings)
 }
 PUBLIC_PATTERNS = (
     re.compile(r"GET /api/[a-z_]+/(health|openapi\.json)"),

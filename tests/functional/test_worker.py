@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from labfolio_common.db.engine import session_scope
-from labfolio_common.db.models import Account, Holding, Portfolio, Upload, UserPortfolio, utcnow
+from labfolio_common.db.models import Holding, Portfolio, Upload, utcnow
 from sqlalchemy import select
 
 from local.aws_resources import LocalResources
-from local.events import scheduled_event, sqs_event
+from local.events import scheduled_event
 from tests.fixtures.aws import load_event
+from tests.fixtures.pipeline import key_of, make_portfolio, notifications
 
 pytestmark = pytest.mark.functional
 
@@ -29,41 +30,8 @@ def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return lambda_handler(event, context)
 
 
-def make_portfolio(database_url: str, user_id: uuid.UUID | None = None) -> tuple[uuid.UUID, uuid.UUID]:
-    user_id = user_id or uuid.uuid4()
-    portfolio_id = uuid.uuid4()
-    with session_scope(database_url) as session:
-        if session.get(Account, user_id) is None:
-            session.add(Account(user_id=user_id, username=f"u{user_id.hex[:12]}", password_hash="x"))
-            session.flush()
-        session.add(Portfolio(portfolio_id=portfolio_id, portfolio_name="mine"))
-        session.flush()
-        session.add(UserPortfolio(user_id=user_id, portfolio_id=portfolio_id))
-    return user_id, portfolio_id
-
-
-def key_of(user_id: uuid.UUID, portfolio_id: uuid.UUID) -> str:
-    return f"uploads/{user_id}/{portfolio_id}/{uuid.uuid4()}.csv"
-
-
 def bucket(env: LocalResources) -> str:
     return env.bucket_names()[0]
-
-
-def notifications(env: LocalResources) -> dict[str, Any]:
-    """The messages S3 sent to the queue since the last call (the s3:TestEvent included), as one SQS batch event."""
-    url = env.queue_url("AnalysisQueue")
-    messages: list[dict[str, Any]] = []
-    while True:
-        got = env.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"])
-        if not got.get("Messages"):
-            break
-        messages += got["Messages"]
-        env.sqs.delete_message_batch(
-            QueueUrl=url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got["Messages"])],
-        )
-    return sqs_event(messages, env.physical["AnalysisQueue"]["Arn"])
 
 
 def upload(env: LocalResources, key: str, body: bytes, context: Any) -> dict[str, Any]:

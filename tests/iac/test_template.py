@@ -36,6 +36,16 @@ ROUTES = {
     ("GET", "/api/health"): "PortfoliosFunction",
     ("GET", "/api/portfolios/health"): "PortfoliosFunction",
     ("GET", "/api/portfolios/openapi.json"): "PortfoliosFunction",
+    ("GET", "/api/portfolios/template.csv"): "PortfoliosFunction",
+    ("POST", "/api/portfolios"): "PortfoliosFunction",
+    ("GET", "/api/portfolios"): "PortfoliosFunction",
+    ("GET", "/api/portfolios/{portfolio_id}"): "PortfoliosFunction",
+    ("PATCH", "/api/portfolios/{portfolio_id}"): "PortfoliosFunction",
+    ("DELETE", "/api/portfolios/{portfolio_id}"): "PortfoliosFunction",
+    ("PUT", "/api/portfolios/{portfolio_id}/csv"): "PortfoliosFunction",
+    ("POST", "/api/portfolios/{portfolio_id}/upload"): "PortfoliosFunction",
+    ("GET", "/api/portfolios/{portfolio_id}/holdings"): "PortfoliosFunction",
+    ("GET", "/api/portfolios/{portfolio_id}/file"): "PortfoliosFunction",
     ("GET", "/api/analysis/health"): "AnalysisFunction",
     ("GET", "/api/analysis/openapi.json"): "AnalysisFunction",
     ("GET", "/api/factors"): "AnalysisFunction",
@@ -59,10 +69,12 @@ GRANTS = {
         "AWSSecretsManagerGetSecretValuePolicy",
         "s3:ListBucket",
         "s3:PutObject",
+        "s3:GetObject",
+        "s3:DeleteObject",
         "sqs:GetQueueAttributes",
     },
     "AnalysisFunction": {"AWSSecretsManagerGetSecretValuePolicy", "SQSSendMessagePolicy"},
-    "AnalysisWorkerFunction": {"s3:GetObject"},
+    "AnalysisWorkerFunction": {"s3:GetObject", "s3:DeleteObject"},
     "FactorUpdateFunction": set(),
 }
 
@@ -272,6 +284,23 @@ def test_bucket_is_private_and_encrypted(resources: dict[str, Any]) -> None:
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def test_bucket_cors_lets_only_the_frontend_post(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    (rule,) = resources["UploadsBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["POST"]
+    assert rule["AllowedOrigins"] == [{"Ref": "FrontendOrigin"}]
+    pattern = template["Parameters"]["FrontendOrigin"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "https://d111111abcdef8.cloudfront.net")
+    assert re.fullmatch(pattern, template["Parameters"]["FrontendOrigin"]["Default"])
+    assert not re.fullmatch(pattern, "*") and not re.fullmatch(pattern, "https://x.example/path")
+
+
+def test_worker_sweeps_uploads_left_in_flight_on_a_schedule(functions: dict[str, dict[str, Any]]) -> None:
+    (sweep,) = events_of(functions["AnalysisWorkerFunction"], "Schedule").values()
+    minutes = re.fullmatch(r"rate\((\d+) minutes\)", sweep["Schedule"])
+    assert minutes and 1 <= int(minutes.group(1)) <= 60
+    assert sweep.get("Enabled", True) is True
+
+
 def test_uploads_notify_the_queue(resources: dict[str, Any]) -> None:
     bucket = resources["UploadsBucket"]
     (notification,) = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
@@ -316,6 +345,7 @@ def test_parameters(template: dict[str, Any]) -> None:
         "QueueMaxReceiveCount",
         "MarketDataProvider",
         "LogLevel",
+        "FrontendOrigin",
     }
     assert params["Stage"]["Default"] == "dev"
     assert re.fullmatch(params["Stage"]["AllowedPattern"], "dev")

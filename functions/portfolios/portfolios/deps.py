@@ -1,0 +1,87 @@
+"""Wiring of the portfolios routes: the database session, the service, the caller's portfolio, the JSON body.
+
+Order of answers on every route (DESIGN.md §6): 401 (no valid session, `CurrentUser`) → 404 (not the caller's
+portfolio, or missing: `OwnedPortfolio`, before the body is read) → 422. Bodies are therefore parsed by a dependency
+declared after those two (`json_body`), not by FastAPI before the dependencies run (it decodes JSON first).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from labfolio_common.auth.deps import CurrentUser
+from labfolio_common.aws import client
+from labfolio_common.db.engine import session_factory
+from labfolio_common.db.models import Portfolio
+from labfolio_common.settings import get_settings
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from portfolios.adapters.sql_portfolios import find_owned
+from portfolios.domain.errors import PortfolioNotFoundError
+from portfolios.service import PortfolioService
+
+
+def get_db() -> Iterator[Session]:
+    """A session per request; what the service did not commit is rolled back."""
+    session = session_factory(get_settings().database_url)()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def get_service(db: SessionDep) -> PortfolioService:
+    return PortfolioService(db, get_settings(), client("s3"))
+
+
+ServiceDep = Annotated[PortfolioService, Depends(get_service)]
+
+
+def owned_portfolio(portfolio_id: str, user: CurrentUser, db: SessionDep) -> Portfolio:
+    """The caller's portfolio `portfolio_id`; 404 when it is missing, another account's, or not even an id."""
+    try:
+        ident = uuid.UUID(portfolio_id)
+    except ValueError:
+        raise PortfolioNotFoundError() from None
+    portfolio = find_owned(db, user.user_id, ident)
+    if portfolio is None:
+        raise PortfolioNotFoundError()
+    return portfolio
+
+
+OwnedPortfolio = Annotated[Portfolio, Depends(owned_portfolio)]
+
+
+def json_body[Model: BaseModel](model: type[Model]) -> Callable[[Request], Coroutine[Any, Any, Model]]:
+    """A dependency that reads the request's JSON body into `model` (422 listing each field, as FastAPI does)."""
+
+    async def parse(request: Request) -> Model:
+        raw = await request.body()
+        try:
+            return model.model_validate_json(raw or b"null")
+        except ValidationError as exc:
+            errors = [{**err, "loc": ("body", *err.get("loc", ()))} for err in exc.errors(include_url=False)]
+            raise RequestValidationError(errors) from None
+
+    return parse
+
+
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` documenting a JSON body read by `json_body`."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": model.model_json_schema(ref_template="#/components/schemas/{model}")}
+            },
+        }
+    }
