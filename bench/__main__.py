@@ -5,6 +5,8 @@
 2. Warm latency: each HTTP handler invoked in-process with its health event (API Gateway v2) N times: p50/p99.
 3. Market data (bench/market.py): 50 factors x 10 years of returns into PostgreSQL (DATABASE_URL), bulk vs row by
    row, an incremental day, peak memory.
+4. Auth (bench/auth.py): one argon2id hash; warm p50/p99 of the auth routes that do not hash (me, refresh; SQLite
+   and PostgreSQL); the auth handler's import time and first request in a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.auth import bench_auth
 from bench.market import bench_market_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +131,7 @@ def main() -> None:
     bench_imports(args.import_runs)
     bench_warm(args.iterations)
     bench_market_data(database_url)
+    bench_auth(database_url, args.iterations, args.import_runs)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 @router.post("/signup", status_code=201, responses=_errors(409, 422))
-def signup(body: SignupRequest, request: Request, response: Response, service: ServiceDep) -> SessionPublic:
+async def signup(body: SignupRequest, request: Request, response: Response, service: ServiceDep) -> SessionPublic:
     """Create an account and log it in (token in the body, session cookie for browsers)."""
     issued = service.signup(body.username, body.password)
     set_session_cookie(response, request, issued.token, issued.expires_in)
@@ -41,7 +41,7 @@ def signup(body: SignupRequest, request: Request, response: Response, service: S
 
 
 @router.post("/login", responses=_errors(401, 422, 429))
-def login(body: LoginRequest, request: Request, response: Response, service: ServiceDep) -> SessionPublic:
+async def login(body: LoginRequest, request: Request, response: Response, service: ServiceDep) -> SessionPublic:
     """A new session: the same 401 for an unknown username and a wrong password."""
     issued = service.login(body.username, body.password, client_address(request))
     set_session_cookie(response, request, issued.token, issued.expires_in)
@@ -49,7 +49,7 @@ def login(body: LoginRequest, request: Request, response: Response, service: Ser
 
 
 @router.post("/refresh", responses=_errors(401, 403))
-def refresh_token(user: CurrentUser, request: Request, response: Response, service: ServiceDep) -> SessionPublic:
+async def refresh_token(user: CurrentUser, request: Request, response: Response, service: ServiceDep) -> SessionPublic:
     """A new token for a live session; the previous one keeps working until it expires unless the session ends."""
     issued = service.refresh(user)
     set_session_cookie(response, request, issued.token, issued.expires_in)
@@ -57,7 +57,7 @@ def refresh_token(user: CurrentUser, request: Request, response: Response, servi
 
 
 @router.post("/logout", status_code=204, response_class=Response, responses=_errors(401, 403))
-def logout(user: CurrentUser, request: Request, service: ServiceDep) -> Response:
+async def logout(user: CurrentUser, request: Request, service: ServiceDep) -> Response:
     """End this session everywhere (its tokens stop working on every instance)."""
     service.logout(user)
     response = Response(status_code=204)
@@ -66,19 +66,21 @@ def logout(user: CurrentUser, request: Request, service: ServiceDep) -> Response
 
 
 @router.get("/me", responses=_errors(401))
-def get_me(user: CurrentUser) -> MePublic:
+async def get_me(user: CurrentUser) -> MePublic:
     return MePublic(user_id=user.user_id, username=user.username, created_at=user.created_at)
 
 
 @router.post("/password", status_code=204, response_class=Response, responses=_errors(401, 403, 422, 429))
-def change_password(body: PasswordChangeRequest, user: CurrentUser, request: Request, service: ServiceDep) -> Response:
+async def change_password(
+    body: PasswordChangeRequest, user: CurrentUser, request: Request, service: ServiceDep
+) -> Response:
     """Set a new password; every other session of the account ends (this one stays)."""
     service.change_password(user, body.current_password, body.new_password, client_address(request))
     return Response(status_code=204)
 
 
 @router.delete("/me", status_code=204, response_class=Response, responses=_errors(401, 403, 422, 429))
-def delete_me(body: AccountDeletionRequest, user: CurrentUser, request: Request, service: ServiceDep) -> Response:
+async def delete_me(body: AccountDeletionRequest, user: CurrentUser, request: Request, service: ServiceDep) -> Response:
     """Delete the account with every portfolio, holding, analysis and uploaded object it owns."""
     from labfolio_common.aws import client
     from labfolio_common.settings import get_settings

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from labfolio_common.db.models import Account, AuthSession
+from labfolio_common.db.models import Account, AuthSession, UTCDateTime
 
 
 def open_session(db: Session, user_id: uuid.UUID, now: datetime, lifetime: timedelta) -> AuthSession:
@@ -24,21 +26,36 @@ def open_session(db: Session, user_id: uuid.UUID, now: datetime, lifetime: timed
     return session
 
 
+@dataclass(frozen=True)
+class ActiveSession:
+    """What a request needs to know about its live session and account."""
+
+    session_id: uuid.UUID
+    session_expires_at: datetime
+    user_id: uuid.UUID
+    username: str
+    created_at: datetime | None
+
+
+# Built once: this runs on every authenticated request (Core, not ORM entities: a third of the cost).
+_ACTIVE: Final = (
+    select(AuthSession.session_id, AuthSession.expires_at, Account.user_id, Account.username, Account.created_at)
+    .join(Account, Account.user_id == AuthSession.user_id)
+    .where(
+        AuthSession.session_id == bindparam("session_id"),
+        AuthSession.user_id == bindparam("user_id"),
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > bindparam("now", type_=UTCDateTime()),
+    )
+)
+
+
 def find_active(
-    db: Session, session_id: uuid.UUID, user_id: uuid.UUID, now: datetime
-) -> tuple[AuthSession, Account] | None:
+    db: Session | Connection, session_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> ActiveSession | None:
     """The session and its account if the session belongs to `user_id`, is not revoked and has not expired."""
-    row = db.execute(
-        select(AuthSession, Account)
-        .join(Account, Account.user_id == AuthSession.user_id)
-        .where(
-            AuthSession.session_id == session_id,
-            AuthSession.user_id == user_id,
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > now,
-        )
-    ).one_or_none()
-    return None if row is None else (row[0], row[1])
+    row = db.execute(_ACTIVE, {"session_id": session_id, "user_id": user_id, "now": now}).one_or_none()
+    return None if row is None else ActiveSession(*row)
 
 
 def revoke_session(db: Session, session_id: uuid.UUID, now: datetime) -> None:
