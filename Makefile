@@ -11,13 +11,14 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv dev postgres test test-fast lint format bench build validate deploy browser clean
+.PHONY: help venv dev postgres test test-fast lint format bench build validate deploy browser clean reset-password
 
 help:
 	@echo "make dev     set up and start the local stack at http://127.0.0.1:$${LABFOLIO_PORT:-8000}"
 	@echo "make test    set up and run the whole suite (PostgreSQL from DATABASE_URL, or a throwaway cluster)"
 	@echo "make lint    ruff + mypy          make bench   benchmarks (one BLAS thread)"
 	@echo "make build   sam build            make deploy  sam deploy --guided"
+	@echo "make reset-password ACCOUNT=<username>   operator: new password (printed), every session ended"
 
 # The virtual environment, installed exactly from uv.lock (re-synced when the lock changes).
 $(BIN)/.synced: pyproject.toml uv.lock
@@ -66,6 +67,13 @@ validate: venv
 
 deploy: build
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam deploy --guided
+
+# Operator's password reset (there is no email): a generated password is printed and every session of the account
+# ends. The database is DATABASE_URL, else the local stack's SQLite file.
+reset-password: venv
+	@test -n "$(ACCOUNT)" || { echo "usage: make reset-password ACCOUNT=<username> [DATABASE_URL=...]"; exit 2; }
+	PYTHONPATH=$(CURDIR)/layers/common DATABASE_URL="$${DATABASE_URL:-sqlite:///$(CURDIR)/.local/labfolio.db}" \
+		$(BIN)/python -m labfolio_common.auth.reset_password "$(ACCOUNT)"
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache
