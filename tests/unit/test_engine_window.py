@@ -137,3 +137,24 @@ def test_engine_two_day_returns_are_never_paired_with_one_day_factor_returns(mk:
     assert res["window"]["observations"] == 754
     dates = set(res["attribution"]["dates"])
     assert not {mk.prices.index[200].date().isoformat(), mk.prices.index[201].date().isoformat()} & dates
+
+
+def test_engine_reads_only_the_given_window(mk: Market) -> None:
+    # given: corrupt prices long before the window, which must neither fail the analysis nor change it
+    start, end = mk.prices.index[300].date(), mk.prices.index[700].date()
+    corrupt = mk.prices.copy()
+    corrupt.iloc[50, 0] = np.inf
+    trimmed = mk.prices.iloc[299:701]
+    # when
+    full = run_analysis(inputs_for(_with_prices(mk, corrupt), start=start, end=end)).result
+    cut = run_analysis(inputs_for(_with_prices(mk, trimmed), start=start, end=end)).result
+    # then
+    assert full["window"] == cut["window"] and full["window"]["observations"] == 401
+    assert full["portfolio"]["betas"] == cut["portfolio"]["betas"]
+
+
+def test_engine_accepts_unsorted_dates(mk: Market) -> None:
+    shuffled = mk.prices.sample(frac=1.0, random_state=1)
+    expected = run_analysis(inputs_for(mk)).result["portfolio"]["betas"]
+    result = run_analysis(inputs_for(_with_prices(mk, shuffled), start=mk.prices.index[0].date())).result
+    assert result["portfolio"]["betas"] == pytest.approx(expected, rel=1e-12)

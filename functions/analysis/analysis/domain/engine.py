@@ -44,6 +44,8 @@ def _validate(inputs: AnalysisInputs) -> None:
                 "enters as 'market', and no other factor does",
                 field="factor_ids",
             )
+    if inputs.start is not None and inputs.end is not None and inputs.start > inputs.end:
+        raise AnalysisInputError(f"the window starts ({inputs.start}) after it ends ({inputs.end})", field="start")
     if not np.isfinite(inputs.risk_free_rate):
         raise AnalysisInputError("the risk-free rate must be a number", field="risk_free_rate")
 

@@ -2,11 +2,13 @@
 
 A NaN is a missing value (a day without a price or a return) and only shapes the window; an infinite value, a price
 that is zero or negative, text where a number should be, or a date given twice is corrupt data and stops the analysis.
+With a given start or end, only the rows in that window (and the one before its start) are read and checked.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
@@ -67,19 +69,29 @@ def _numeric(frame: pd.DataFrame, what: str) -> pd.DataFrame:
     return frame.assign(**{c: converted[c] for c in bad})
 
 
-def _checked(frame: pd.DataFrame, what: str) -> _Checked:
-    """Numbers only, no infinity, dates once each; rows sorted by date."""
-    values = _numeric(frame, what).to_numpy(dtype=np.float64)
+def _within(dates: pd.DatetimeIndex, start: date | None, end: date | None) -> slice:
+    """The rows from the last one before `start` (the base of the first return) to `end`."""
+    lo = 0 if start is None else max(int(dates.searchsorted(pd.Timestamp(start), "left")) - 1, 0)
+    hi = len(dates) if end is None else int(dates.searchsorted(pd.Timestamp(end), "right"))
+    return slice(lo, hi)
+
+
+def _checked(frame: pd.DataFrame, what: str, start: date | None, end: date | None) -> _Checked:
+    """Rows sorted by date and cut to a given window; dates once each, numbers only, no infinity."""
     dates = _date_index(frame.index, what)
+    if not dates.is_monotonic_increasing:
+        order = np.argsort(dates.asi8, kind="stable")
+        frame, dates = frame.iloc[order], dates[order]
+    rows = _within(dates, start, end)
+    if rows != slice(0, len(dates)):
+        frame, dates = frame.iloc[rows], dates[rows]
+    values = _numeric(frame, what).to_numpy(dtype=np.float64)
     infinite = [str(c) for c in frame.columns[np.isinf(values).any(axis=0)]]
     if infinite:
         raise AnalysisInputError(
             f"{what} of {', '.join(infinite)} contain infinite values: the data is corrupt",
             field=what.replace(" ", "_"),
         )
-    if not dates.is_monotonic_increasing:
-        order = np.argsort(dates.asi8, kind="stable")
-        dates, values = dates[order], values[order]
     return _Checked(dates, [str(c) for c in frame.columns], values)
 
 
@@ -87,7 +99,7 @@ def _checked_prices(inputs: AnalysisInputs, tickers: list[str]) -> _Checked:
     present = set(inputs.prices.columns)
     columns = [t for t in tickers if t in present]
     frame = inputs.prices if list(inputs.prices.columns) == columns else inputs.prices[columns]
-    prices = _checked(frame, "prices")
+    prices = _checked(frame, "prices", inputs.start, inputs.end)
     not_positive = [c for c, bad in zip(columns, (prices.values <= 0).any(axis=0), strict=True) if bad]
     if not_positive:
         raise AnalysisInputError(
@@ -102,7 +114,7 @@ def _checked_factor_returns(inputs: AnalysisInputs) -> _Checked:
     missing = [f for f in needed if f not in inputs.factor_returns.columns]
     if missing:
         raise AnalysisInputError(f"no returns for factor(s): {', '.join(missing)}", field="factor_ids")
-    frame = _checked(inputs.factor_returns[needed], "factor returns")
+    frame = _checked(inputs.factor_returns[needed], "factor returns", inputs.start, inputs.end)
     not_returns = [c for c, bad in zip(needed, (frame.values <= -1).any(axis=0), strict=True) if bad]
     if not_returns:
         raise AnalysisInputError(

@@ -37,7 +37,8 @@ def keyed(ids: Sequence[str], values: FloatArray) -> dict[str, Number]:
 
 
 def days(dates: pd.DatetimeIndex) -> list[str]:
-    return list(dates.strftime("%Y-%m-%d"))
+    out: list[str] = np.datetime_as_string(dates.to_numpy(dtype="datetime64[D]"), unit="D").tolist()
+    return out
 
 
 def factors_section(specs: tuple[FactorSpec, ...], diag: FactorDiagnostics) -> list[dict[str, Any]]:

@@ -51,8 +51,6 @@ def _last_true(mask: BoolArray, axis: int = 0) -> Any:
 
 
 def _bounds(calendar: pd.DatetimeIndex, start: date | None, end: date | None) -> BoolArray:
-    if start is not None and end is not None and start > end:
-        raise AnalysisInputError(f"the window starts ({start}) after it ends ({end})", field="start")
     inside = np.ones(len(calendar), dtype=bool)
     if start is not None:
         inside &= calendar >= pd.Timestamp(start)
