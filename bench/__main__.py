@@ -7,6 +7,8 @@
    row, an incremental day, peak memory.
 4. Auth (bench/auth.py): one argon2id hash; warm p50/p99 of the auth routes that do not hash (me, refresh; SQLite
    and PostgreSQL); the auth handler's import time and first request in a fresh interpreter.
+5. The factor engine (bench/engine.py): run_analysis at N=20 (real demo data) and N=500 (synthetic) against
+   linearmodels' LinearFactorModel.fit() and a statsmodels OLS loop, in one run; peak memory at N=500 and N=5,000.
 """
 
 from __future__ import annotations
@@ -121,6 +123,13 @@ def bench_warm(iterations: int) -> None:
         print(f"{path:<28}{p50:>10.3f}{p99:>10.3f}{samples[-1]:>10.3f}")
 
 
+def bench_engine() -> None:
+    """5. The factor engine (issue 6): timings and ratios against linearmodels and statsmodels, peak memory."""
+    from bench.engine import run
+
+    run()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=2000)
@@ -132,6 +141,7 @@ def main() -> None:
     bench_warm(args.iterations)
     bench_market_data(database_url)
     bench_auth(database_url, args.iterations, args.import_runs)
+    bench_engine()
 
 
 if __name__ == "__main__":
