@@ -158,3 +158,16 @@ def test_engine_accepts_unsorted_dates(mk: Market) -> None:
     expected = run_analysis(inputs_for(mk)).result["portfolio"]["betas"]
     result = run_analysis(inputs_for(_with_prices(mk, shuffled), start=mk.prices.index[0].date())).result
     assert result["portfolio"]["betas"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_engine_drops_the_shortest_history_when_histories_do_not_overlap_enough(mk: Market) -> None:
+    # given: S003 listed 100 days before the end, S002 missing 46 closes in those same days
+    prices = mk.prices.copy()
+    prices.iloc[:656, 3] = np.nan
+    prices.iloc[700:746, 2] = np.nan
+    # when
+    res = run_analysis(inputs_for(_with_prices(mk, prices), start=None)).result
+    # then: S003 (fewest days) goes, and S002's missing days are left out of the full window
+    reason = _dropped(res)["S003"]
+    assert reason.startswith("history too short: prices on 100 of the") and "fewer than the 60 needed" in reason
+    assert res["data_quality"]["missing_days"] == {"S002": 47}

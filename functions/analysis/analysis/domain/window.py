@@ -103,11 +103,17 @@ class _Selection:
         rank = np.cumsum(self.cal)
         cal_last = int(_last_true(self.cal))
         stale = rank[cal_last] - rank[self.last] > STALE_DAYS
-        for i in np.flatnonzero(~has_price | ~has_return | stale).tolist():
+        days = self.avail.sum(axis=0)
+        short = days < self.min_obs  # cannot be in any window long enough: dropped at once, not one by one
+        for i in np.flatnonzero(~has_price | ~has_return | stale | short).tolist():
             if not has_price[i]:
                 self.drop(i, "no price data")
             elif not has_return[i]:
                 self.drop(i, "no prices on the dates with factor returns in the window")
+            elif short[i]:
+                self.drop(
+                    i, f"history too short: prices on only {days[i]} days with factor returns, {self.min_obs} needed"
+                )
             else:
                 self.drop(
                     i,
@@ -129,7 +135,7 @@ class _Selection:
             window = _window(self.al, self.cal, common, self.start)
             n_window, n_common = int(window.sum()), int((window & common).sum())
             if common.any() and n_window < self.min_obs:
-                raise self._too_short(window, n_window)
+                raise self.too_short(window, n_window)
             if n_common >= self.min_obs:
                 return window, window & common
             counts = self.avail[window][:, idx].sum(axis=0)
@@ -140,7 +146,7 @@ class _Selection:
                 f"would leave {n_common} common days, fewer than the {self.min_obs} needed",
             )
 
-    def _too_short(self, window: BoolArray, n_window: int) -> AnalysisInputError:
+    def too_short(self, window: BoolArray, n_window: int) -> AnalysisInputError:
         days = self.al.calendar[window]
         return AnalysisInputError(
             f"the window {_day(days[0])} to {_day(days[-1])} has only {n_window} days with returns for every "
@@ -208,6 +214,8 @@ def select(al: Aligned, held: list[str], start: date | None, end: date | None, m
             raise AnalysisInputError(f"none of the holdings has price data ({', '.join(held)})", field="holdings")
         raise _no_overlap(al, cal, start, end)
     sel = _Selection(al, cal, start, min_obs, k)
+    if cal.sum() < min_obs:
+        raise sel.too_short(cal, int(cal.sum()))
     sel.drop_unusable()
     window, common = sel.run()
     rows, first, last = _rows(common)
