@@ -1,7 +1,19 @@
 """The factor analysis engine: `run_analysis(inputs)` → the JSON-ready result of issue 6 (DESIGN.md §5).
 
 Pure computation. Raises AnalysisInputError (a message for people) for input that cannot be analysed; the result never
-holds NaN or infinity (None, with the reason in `notes`).
+holds NaN or infinity (None, with the reason in `notes`). Beyond the issue's names the result also has:
+- window.hac_lags; data_quality.window_requested / narrowed_by / missing_days / days_left_out / min_observations
+- positions {ticker: {quantity, price, value, weight}} (weight-only portfolios: implied quantities at gross G)
+- portfolio: alpha_se, alpha_se_hac, alpha_p, alpha_ci95, observations, df_resid, hac_lags, hac_method
+- holdings[t]: alpha_annual, alpha_se, alpha_t, t, adj_r_squared (plain OLS)
+- hedges[i]: factor_id, mode, market_leg {etf, notional, shares, last_price} for spreads (else None);
+  hedge_trades: the hedges netted per ETF; market_hedge: the market ETF alone with the univariate beta
+  {etf, notional, shares, last_price, beta, beta_se_hac, beta_ci95, vol_before_annual, vol_after_annual}
+- risk_after_hedge: total/factor/specific vol after hedging every factor (model), vol_reduction, realized_vol_annual
+- attribution: alpha and residual beside specific (= alpha + residual); rolling_betas.alpha
+- performance: cumulative_return, var_horizon_days (VaR/CVaR are one-day losses, positive); max_drawdown is negative
+- risk_premia[f].excess_of_risk_free (market and raw factors net of rf; spreads as they are); notes: [str]
+Units: daily returns per unit of gross exposure; annualised with 252 (vols with √252); weights sum |w| to 1.
 """
 
 from __future__ import annotations
