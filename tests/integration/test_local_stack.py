@@ -129,7 +129,7 @@ def test_upload_reaches_the_worker_through_sqs(running: tuple[LocalStack, str], 
 
 def test_scheduler_runs_factor_update_at_start(running: tuple[LocalStack, str], database_url: str) -> None:
     stack, base = running
-    (scheduler,) = stack.schedulers
+    (scheduler,) = [s for s in stack.schedulers if "FactorUpdateFunction" in s.rule_arn]  # the worker's sweep too
     wait_for(lambda: scheduler.runs >= 1)
     # the offline demo data is backfilled: the S&P 500 index and the five style ETFs
     summary = scheduler.last_result
