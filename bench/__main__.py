@@ -9,6 +9,9 @@
    and PostgreSQL); the auth handler's import time and first request in a fresh interpreter.
 5. The factor engine (bench/engine.py): run_analysis at N=20 (real demo data) and N=500 (synthetic) against
    linearmodels' LinearFactorModel.fit() and a statsmodels OLS loop, in one run; peak memory at N=500 and N=5,000.
+6. Portfolios (bench/portfolios.py): parse + validate a 5,000-row CSV against its 100 ms budget; ingestion on the
+   local stack: the demo portfolio from upload to ready, and 200 portfolios uploaded through presigned POSTs until
+   all are ready (portfolios per second), on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 
 from bench.auth import bench_auth
 from bench.market import bench_market_data
+from bench.portfolios import bench_portfolios
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = {
@@ -142,6 +146,7 @@ def main() -> None:
     bench_market_data(database_url)
     bench_auth(database_url, args.iterations, args.import_runs)
     bench_engine()
+    bench_portfolios(database_url)
 
 
 if __name__ == "__main__":
