@@ -49,7 +49,7 @@ test-fast: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/common/labfolio_common functions/analysis/analysis/domain
+	$(BIN)/mypy layers/common/labfolio_common functions/analysis/analysis/domain functions/portfolios/portfolios/domain
 
 format: venv
 	$(BIN)/ruff format .

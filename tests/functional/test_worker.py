@@ -380,3 +380,39 @@ def _with_body(body: str) -> dict[str, Any]:
     event = load_event("sqs_s3_test_event.json")
     event["Records"][0]["body"] = body
     return event
+
+
+def test_an_object_another_worker_holds_is_retried_until_its_lease_ends(
+    lambda_env: LocalResources, database_url: str, lambda_context: Any
+) -> None:
+    # given an object whose claim another worker holds (a concurrent delivery of the same event)
+    user_id, portfolio_id = make_portfolio(database_url)
+    key = key_of(user_id, portfolio_id)
+    lambda_env.s3.put_object(Bucket=bucket(lambda_env), Key=key, Body=GOOD)
+    event = notifications(lambda_env)
+    s3_record = next(json.loads(r["body"])["Records"][0] for r in event["Records"] if "Records" in r["body"])
+    with session_scope(database_url) as session:
+        session.add(
+            Upload(
+                bucket=bucket(lambda_env),
+                object_key=key,
+                etag=s3_record["s3"]["object"]["eTag"],
+                size_bytes=len(GOOD),
+                status="processing",
+                user_id=user_id,
+                portfolio_id=portfolio_id,
+                attempts=1,
+                claim_id=uuid.uuid4(),
+                lease_until=utcnow() + timedelta(minutes=1),
+            )
+        )
+    # when this worker gets the event, it leaves it for later
+    assert len(worker(copy.deepcopy(event), lambda_context)["batchItemFailures"]) == 1
+    assert holdings(database_url, portfolio_id) == []
+    # and once the other's lease has ended (it died), the retry takes the object over
+    with session_scope(database_url) as session:
+        session.scalars(select(Upload)).one().lease_until = utcnow() - timedelta(seconds=1)
+    assert worker(copy.deepcopy(event), lambda_context) == {"batchItemFailures": []}
+    [row] = uploads(database_url)
+    assert (row.status, row.attempts) == ("ready", 2)
+    assert holdings(database_url, portfolio_id) == [("AAPL", 10.0), ("MSFT", 5.0)]
