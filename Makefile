@@ -40,7 +40,7 @@ browser:
 postgres:
 	@test -n "$$DATABASE_URL" || command -v pg_createcluster >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null; }
 
-test: venv postgres
+test: venv postgres browser
 	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: venv

@@ -1,0 +1,230 @@
+"""The frontend in headless Chromium against the local stack: accounts, portfolios with a browser upload straight to
+S3, live status, row errors, the analysis page's numbers and charts, the factor library, the footer, text-only
+rendering of user data and one account not seeing another's portfolios."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import PASSWORD, Watch, sign_up, unique
+
+pytestmark = pytest.mark.e2e
+
+BAD_CSV = Path(__file__).parents[1] / "data" / "portfolios" / "bad" / "many_problems.csv"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def template_csv(base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("csv") / "labfolio-template.csv"
+    with urllib.request.urlopen(f"{base_url}/api/portfolios/template.csv", timeout=30) as response:
+        path.write_bytes(response.read())
+    return path
+
+
+def create_portfolio(page: Any, name: str, csv: Path) -> str:
+    page.goto("/#/portfolios")
+    page.fill("#f-portfolio_name", name)
+    page.set_input_files("#create-file", str(csv))
+    page.click("#create-portfolio button[type=submit]")
+    page.wait_for_url(re.compile(r".*#/portfolios/[0-9a-f-]{36}$"))
+    return page.url.rsplit("/", 1)[-1]
+
+
+def wait_status(page: Any, status: str) -> None:
+    page.wait_for_selector(f"#portfolio-status [data-status={status}]", timeout=60_000)
+
+
+def money(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+def pct(value: float, digits: int = 1) -> str:
+    return f"{value * 100:.{digits}f}%"
+
+
+def test_footer_on_every_page(page: Any) -> None:
+    for route, ready in (("/#/login", "#login-form"), ("/#/signup", "#signup-form"), ("/#/factors", ".factor-table")):
+        page.goto(route)
+        page.wait_for_selector(ready)
+        footer = page.locator("footer")
+        assert "for information only — not investment advice" in footer.inner_text().lower()
+        assert footer.locator("a[href='/api/docs']").count() == 1
+        assert "Apache License 2.0" in footer.locator("a[rel=license]").inner_text()
+    sign_up(page)
+    assert "not investment advice" in page.locator("footer").inner_text()
+
+
+def test_sign_up_shows_field_errors_next_to_fields(page: Any, screenshots: Path) -> None:
+    page.goto("/#/signup")
+    page.fill("#f-username", "a")
+    page.fill("#f-password", "short")
+    page.click("#signup-form button[type=submit]")
+    page.wait_for_selector("#f-username-error:not(:empty)")
+    assert page.locator("#f-password-error").inner_text() != ""
+    assert page.get_attribute("#f-username", "aria-invalid") == "true"
+    page.screenshot(path=screenshots / "signup-errors.png")
+    # a taken username is said next to the username
+    taken = unique()
+    sign_up(page, taken)
+    page.click("#logout")
+    page.wait_for_selector("#login-form")
+    page.goto("/#/signup")
+    page.fill("#f-username", taken)
+    page.fill("#f-password", PASSWORD)
+    page.click("#signup-form button[type=submit]")
+    page.wait_for_selector("#f-username-error:not(:empty)")
+    # a wrong password at login is said on the form
+    page.goto("/#/login")
+    page.fill("#f-username", taken)
+    page.fill("#f-password", "not the password")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#login-form .notice.error")
+
+
+def test_upload_analysis_and_logout(page: Any, template_csv: Path, screenshots: Path) -> None:
+    sign_up(page)
+    page.screenshot(path=screenshots / "portfolios-empty.png")
+    portfolio_id = create_portfolio(page, "Core holdings", template_csv)
+    wait_status(page, "ready")
+    api_holdings = page.request.get(f"/api/portfolios/{portfolio_id}/holdings").json()
+    assert page.locator("#holdings-table tbody tr").count() == len(api_holdings) > 0
+    page.wait_for_selector("#analysis-form")
+    page.screenshot(path=screenshots / "portfolio.png", full_page=True)
+
+    # the list shows it ready with its holdings count
+    page.goto("/#/portfolios")
+    row = page.locator("#portfolio-table tbody tr", has_text="Core holdings")
+    row.wait_for()
+    assert "ready" in row.inner_text() and str(len(api_holdings)) in row.inner_text()
+
+    # run an analysis with the default factors, then watch it finish
+    page.goto(f"/#/portfolios/{portfolio_id}")
+    page.click("#run-analysis")
+    page.wait_for_url(re.compile(r".*#/analyses/[0-9a-f-]{36}$"))
+    analysis_id = page.url.rsplit("/", 1)[-1]
+    page.wait_for_selector("#chart-correlations[data-drawn=true]", timeout=60_000)
+    analysis = page.request.get(f"/api/analyses/{analysis_id}").json()
+    assert analysis["status"] == "ready"
+    result = analysis["result"]
+
+    # headline numbers equal the API's
+    cards = {
+        "#card-nav .stat-value": money(result["nav"]),
+        "#card-vol .stat-value": pct(result["risk"]["total_vol_annual"]),
+        "#card-r2 .stat-value": f"{result['portfolio']['r_squared']:.3f}",
+        "#card-alpha .stat-value": pct(result["portfolio"]["alpha_annual"], 2),
+    }
+    for selector, expected in cards.items():
+        assert page.locator(selector).inner_text() == expected, selector
+    assert f"{result['portfolio']['alpha_t']:.2f}" in page.locator("#card-alpha").inner_text()
+    share = page.locator("#card-share .stat-value").inner_text()
+    assert share == f"{pct(result['risk']['factor_share'], 0)} / {pct(result['risk']['specific_share'], 0)}"
+    assert float(page.get_attribute("#card-nav", "data-value") or "nan") == result["nav"]
+
+    # betas table, hedges and holdings follow the result
+    factor_ids = [f["factor_id"] for f in result["factors"]]
+    beta_rows = page.locator("#betas-table tbody tr")
+    assert beta_rows.count() == len(factor_ids)
+    for i, factor_id in enumerate(factor_ids):
+        cells = beta_rows.nth(i).locator("td")
+        assert cells.nth(0).inner_text() == factor_id
+        assert cells.nth(2).inner_text() == f"{result['portfolio']['betas'][factor_id]:.3f}"
+    assert page.locator("#hedge-table tbody tr").count() == len(result["hedges"])
+    assert page.locator("#holdings-result-table tbody tr").count() == len(result["holdings"])
+
+    # every chart is drawn, with data
+    for chart_id in (
+        "chart-betas",
+        "chart-risk-split",
+        "chart-risk-factors",
+        "chart-risk-holdings",
+        "chart-attribution",
+        "chart-rolling",
+        "chart-correlations",
+    ):
+        box = page.locator(f"#{chart_id}")
+        assert box.locator("canvas").count() >= 1, chart_id
+        assert int(box.get_attribute("data-points") or "0") > 0, chart_id
+    assert int(page.get_attribute("#chart-attribution", "data-points") or "0") == len(result["attribution"]["dates"])
+
+    # the offline provider's numbers say so
+    assert result["window"]["demo_data"] is True
+    assert page.locator("#demo-badge").is_visible()
+    assert page.locator("#demo-badge").inner_text() == "demo data (2014\u20132022)"
+    assert page.get_attribute("#export-csv", "href") == f"/api/analyses/{analysis_id}/export.csv"
+    assert page.request.get(f"/api/analyses/{analysis_id}/export.csv").ok
+    page.screenshot(path=screenshots / "analysis.png", full_page=True)
+
+    # log out ends the session (the cookie no longer works)
+    page.click("#logout")
+    page.wait_for_selector("#login-form")
+    assert page.request.get("/api/auth/me").status == 401
+    page.goto(f"/#/portfolios/{portfolio_id}")
+    page.wait_for_selector("#login-form")
+
+
+def test_bad_csv_shows_its_row_errors(page: Any, screenshots: Path) -> None:
+    sign_up(page)
+    portfolio_id = create_portfolio(page, "Typos", BAD_CSV)
+    wait_status(page, "failed")
+    problems = page.request.get(f"/api/portfolios/{portfolio_id}").json()["errors"]
+    assert problems
+    rows = page.locator("#row-errors tbody tr")
+    assert rows.count() == len(problems)
+    first = rows.first.locator("td")
+    assert first.nth(0).inner_text() == str(problems[0]["row"])
+    assert first.nth(2).inner_text() == problems[0]["message"]
+    page.screenshot(path=screenshots / "row-errors.png", full_page=True)
+
+
+def test_user_data_is_text_and_other_accounts_see_nothing(
+    page: Any, browser: Any, base_url: str, watch: Watch, template_csv: Path
+) -> None:
+    sign_up(page)
+    portfolio_id = create_portfolio(page, XSS, template_csv)
+    assert page.locator("#portfolio-name").inner_text() == XSS
+    page.goto("/#/portfolios")
+    link = page.locator("#portfolio-table a.pname")
+    link.wait_for()
+    assert link.inner_text() == XSS
+    assert page.locator("#portfolio-table img").count() == 0
+    # rename, then delete from the portfolio page
+    page.goto(f"/#/portfolios/{portfolio_id}")
+    page.click("#rename")
+    page.fill("#f-rename", "Renamed <b>bold</b>")
+    page.click("#rename-form button[type=submit]")
+    page.wait_for_function("document.querySelector('#portfolio-name').textContent === 'Renamed <b>bold</b>'")
+
+    other = browser.new_context(viewport={"width": 390, "height": 844}, base_url=base_url)  # and a phone width
+    try:
+        second = other.new_page()
+        sign_up(second)
+        assert second.locator("#portfolio-table").count() == 0
+        assert second.request.get(f"/api/portfolios/{portfolio_id}").status == 404
+        second.goto(f"/#/portfolios/{portfolio_id}")
+        second.wait_for_selector("main .notice.error")
+    finally:
+        other.close()
+
+    page.click("#delete")
+    page.wait_for_url(re.compile(r".*#/portfolios$"))
+    page.wait_for_selector(".empty")
+    assert any(d.startswith("confirm:") for d in watch.dialogs)
+    assert not any(d.startswith("alert:") for d in watch.dialogs), watch.dialogs
+
+
+def test_factor_library(page: Any, screenshots: Path) -> None:
+    factors = page.request.get("/api/factors").json()
+    page.goto("/#/factors")
+    page.wait_for_selector("#chart-factor-returns[data-drawn=true]")
+    assert int(page.get_attribute("#chart-factor-returns", "data-points") or "0") > 0
+    assert page.locator(".factor-table tbody tr").count() == len(factors)
+    for category in {f["factor_category"] for f in factors}:
+        assert page.locator("h2", has_text=category).count() >= 1
+    page.screenshot(path=screenshots / "factors.png", full_page=True)
