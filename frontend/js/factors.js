@@ -11,7 +11,8 @@ export async function factorsView(el) {
   const factors = await factorLibrary();
   const withData = factors.filter((f) => f.observations > 0);
   const selected = new Set(withData.slice(0, 4).map((f) => f.factor_id));
-  const chartBox = h("div", { class: "chart", id: "chart-factor-returns", style: "height:360px", role: "img", "aria-label": "Cumulative returns of the selected factors" });
+  const chartBox = h("div", { class: "chart", id: "chart-factor-returns", role: "img", "aria-label": "Cumulative returns of the selected factors" });
+  chartBox.style.height = "360px";
   const chartNote = h("div", { "aria-live": "polite" });
   const cache = new Map();
 

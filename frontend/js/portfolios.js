@@ -316,7 +316,12 @@ export async function detailView(el, id) {
   async function drawHoldings() {
     holdingsSlot.hidden = portfolio.status !== "ready";
     if (portfolio.status !== "ready") return clear(holdingsSlot);
-    const holdings = await api(`/portfolios/${id}/holdings`);
+    let holdings;
+    try {
+      holdings = await api(`/portfolios/${id}/holdings`);
+    } catch (error) {
+      return clear(holdingsSlot, notice(error.message));
+    }
     clear(
       holdingsSlot,
       h("h2", {}, "Holdings"),
@@ -337,10 +342,12 @@ export async function detailView(el, id) {
 
   async function drawAnalyses() {
     if (portfolio.status !== "ready") return clear(analysesSlot);
-    const [found, { analysisForm }] = await Promise.all([
-      api(`/portfolios/${id}/analyses?limit=20`),
-      import("./analysis.js"),
-    ]);
+    let found, analysisForm;
+    try {
+      [found, { analysisForm }] = await Promise.all([api(`/portfolios/${id}/analyses?limit=20`), import("./analysis.js")]);
+    } catch (error) {
+      return clear(analysesSlot, h("div", { class: "card" }, h("h2", {}, "Analyses"), notice(`Analyses are not available: ${error.message}`)));
+    }
     const rows = found.items;
     clear(
       analysesSlot,
