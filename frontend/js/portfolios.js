@@ -340,33 +340,59 @@ export async function detailView(el, id) {
     );
   }
 
-  async function drawAnalyses() {
-    if (portfolio.status !== "ready") return clear(analysesSlot);
-    let found, analysisForm;
-    try {
-      [found, { analysisForm }] = await Promise.all([api(`/portfolios/${id}/analyses?limit=20`), import("./analysis.js")]);
-    } catch (error) {
-      return clear(analysesSlot, h("div", { class: "card" }, h("h2", {}, "Analyses"), notice(`Analyses are not available: ${error.message}`)));
-    }
-    const rows = found.items;
-    clear(
-      analysesSlot,
-      h("div", { class: "card" }, h("h2", {}, "Analyses"),
+  let analysesTimer = null;
+  onLeave(() => clearTimeout(analysesTimer));
+
+  function analysesTable(rows) {
+    const latest = rows.find((a) => a.status === "ready");
+    return h(
+      "div",
+      {},
+      latest
+        ? h("p", {}, h("a", { class: "button primary-link", id: "latest-analysis", href: `#/analyses/${latest.analysis_id}` }, "View the latest analysis →"))
+        : null,
       rows.length
         ? table(
             [
               { label: "Started", value: (a) => h("a", { href: `#/analyses/${a.analysis_id}` }, when(a.created_at)) },
               { label: "Status", value: (a) => statusBadge(a.status) },
-              { label: "Factors", value: (a) => (a.params?.factor_ids || []).join(", ") },
+              { label: "Factors", value: (a) => (a.params?.factor_ids || []).join(", ") || "defaults" },
               { label: "Mode", value: (a) => a.params?.factor_mode || "—" },
-              { label: "Trigger", value: (a) => a.trigger },
+              { label: "Trigger", value: (a) => (a.trigger === "upload" ? "after upload" : "on request") },
             ],
             rows,
             { id: "analyses-table" },
           )
-        : h("p", { class: "muted" }, "No analysis yet.")),
-      await analysisForm(id),
+        : h("p", { class: "muted" }, "No analysis yet."),
     );
+  }
+
+  // the list of analyses, refreshed while one is queued or running (the upload's own analysis, say)
+  async function refreshAnalyses(listSlot) {
+    clearTimeout(analysesTimer);
+    if (stopped) return;
+    try {
+      const found = await api(`/portfolios/${id}/analyses?limit=20`);
+      clear(listSlot, analysesTable(found.items));
+      if (found.items.some((a) => a.status === "queued" || a.status === "running")) {
+        analysesTimer = setTimeout(() => refreshAnalyses(listSlot), 1000);
+      }
+    } catch (error) {
+      clear(listSlot, notice(`Analyses are not available: ${error.message}`));
+    }
+  }
+
+  async function drawAnalyses() {
+    if (portfolio.status !== "ready") return clear(analysesSlot);
+    const listSlot = h("div", { id: "analyses-list", "aria-live": "polite" });
+    clear(analysesSlot, h("div", { class: "card" }, h("h2", {}, "Analyses"), listSlot));
+    await refreshAnalyses(listSlot);
+    try {
+      const { analysisForm } = await import("./analysis.js");
+      analysesSlot.append(await analysisForm(id));
+    } catch (error) {
+      analysesSlot.append(notice(`The factor library is not available: ${error.message}`));
+    }
   }
 
   async function poll(force = false) {

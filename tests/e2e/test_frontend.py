@@ -108,8 +108,14 @@ def test_upload_analysis_and_logout(page: Any, template_csv: Path, screenshots: 
         log_out_ends_session(page, portfolio_id)
         pytest.skip("the analyses API is not served by this stack")
 
-    # run an analysis with the default factors, then watch it finish
+    # a window the API refuses is said next to its field; then the default factors and window, watched to the end
     page.goto(f"/#/portfolios/{portfolio_id}")
+    page.fill("#f-start", "2022-12-01")
+    page.fill("#f-end", "2022-01-01")
+    page.click("#run-analysis")
+    page.wait_for_selector("#analysis-form .field-error[data-for=start]:not(:empty)")
+    page.fill("#f-start", "")
+    page.fill("#f-end", "")
     page.click("#run-analysis")
     page.wait_for_url(re.compile(r".*#/analyses/[0-9a-f-]{36}$"))
     analysis_id = page.url.rsplit("/", 1)[-1]
@@ -213,7 +219,7 @@ def log_out_ends_session(page: Any, portfolio_id: str) -> None:
     page.wait_for_selector("#login-form")
 
 
-def test_bad_csv_shows_its_row_errors(page: Any, screenshots: Path) -> None:
+def test_bad_csv_shows_its_row_errors(page: Any, screenshots: Path, template_csv: Path) -> None:
     sign_up(page)
     portfolio_id = create_portfolio(page, "Typos", BAD_CSV)
     wait_status(page, "failed")
@@ -225,6 +231,40 @@ def test_bad_csv_shows_its_row_errors(page: Any, screenshots: Path) -> None:
     assert first.nth(0).inner_text() == str(problems[0]["row"])
     assert first.nth(2).inner_text() == problems[0]["message"]
     page.screenshot(path=screenshots / "row-errors.png", full_page=True)
+    # fixed, the file goes up again from the same page and the errors go
+    page.set_input_files("#reupload-file", str(template_csv))
+    wait_status(page, "ready")
+    page.wait_for_selector("#holdings-table")
+    assert page.locator("#row-errors").count() == 0
+
+
+def test_password_change_and_account_deletion(page: Any, watch: Watch) -> None:
+    username = sign_up(page)
+    page.goto("/#/account")
+    page.fill("#f-current_password", "wrong password!")
+    page.fill("#f-new_password", "another good password")
+    page.click("#password-form button[type=submit]")
+    page.wait_for_selector("#password-form .field-error:not(:empty), #password-form .notice.error")
+    page.fill("#f-current_password", PASSWORD)
+    page.click("#password-form button[type=submit]")
+    page.wait_for_selector("#password-form .notice.ok")
+    page.click("#logout")
+    page.fill("#f-username", username)
+    page.fill("#f-password", "another good password")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#portfolio-table, .empty")
+
+    page.goto("/#/account")
+    page.fill("#delete-account-form #f-password", "another good password")
+    page.click("#delete-account-form button[type=submit]")
+    page.wait_for_selector("#signup-form")
+    assert any(d.startswith("confirm:") for d in watch.dialogs)
+    assert page.request.get("/api/auth/me").status == 401
+    page.goto("/#/login")
+    page.fill("#f-username", username)
+    page.fill("#f-password", "another good password")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#login-form .notice.error")
 
 
 def test_user_data_is_text_and_other_accounts_see_nothing(
