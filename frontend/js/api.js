@@ -31,6 +31,8 @@ function describe(status, body) {
 }
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+// 401s that are answers, not an ended session: a wrong login, and the session check at start
+const QUIET_401 = new Set(["/auth/login", "/auth/signup", "/auth/me"]);
 
 export async function api(path, { method = "GET", json, body, headers = {} } = {}) {
   const init = { method, credentials: "same-origin", headers: { accept: "application/json", ...headers } };
@@ -51,7 +53,7 @@ export async function api(path, { method = "GET", json, body, headers = {} } = {
   const type = response.headers.get("content-type") || "";
   const data = type.includes("json") ? await response.json().catch(() => null) : await response.text();
   if (!response.ok) {
-    if (response.status === 401 && !path.startsWith("/auth/")) window.dispatchEvent(new CustomEvent("labfolio:401"));
+    if (response.status === 401 && !QUIET_401.has(path)) window.dispatchEvent(new CustomEvent("labfolio:401"));
     throw new ApiError(response.status, typeof data === "object" ? data : null);
   }
   return data;

@@ -33,12 +33,31 @@ async function loadSession() {
       session.user = null;
     }
   }
-  if (session.user) localStorage.setItem(HINT, "1");
-  else localStorage.removeItem(HINT);
+  if (session.user) {
+    localStorage.setItem(HINT, "1");
+    keepAlive(0);
+  } else localStorage.removeItem(HINT);
   session.checked = true;
 }
 
+// The cookie holds a short-lived access token (≤ 1 h) of a longer session: refresh it while the app is open.
+let refreshTimer = null;
+function keepAlive(delaySeconds) {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(async () => {
+    if (!session.user) return;
+    try {
+      const issued = await api("/auth/refresh", { method: "POST" });
+      keepAlive(Math.max(30, Math.floor((issued.expires_in || 3600) * 0.75)));
+    } catch {
+      // a 401 here ends the session in the app (the labfolio:401 event); other failures retry soon
+      if (session.user) keepAlive(60);
+    }
+  }, delaySeconds * 1000);
+}
+
 function signedOut() {
+  clearTimeout(refreshTimer);
   session.user = null;
   localStorage.removeItem(HINT);
 }
@@ -179,9 +198,11 @@ function authView(mode) {
     showFieldErrors(form, {});
     const body = { username: form.username.value.trim(), password: form.password.value };
     try {
-      await api(`/auth/${mode}`, { method: "POST", json: body });
+      const issued = await api(`/auth/${mode}`, { method: "POST", json: body });
       localStorage.setItem(HINT, "1");
-      await loadSession();
+      session.user = { user_id: issued.user_id, username: issued.username };
+      session.checked = true;
+      keepAlive(Math.max(30, Math.floor((issued.expires_in || 3600) * 0.75)));
       const next = sessionStorage.getItem("labfolio:after-login") || "#/portfolios";
       sessionStorage.removeItem("labfolio:after-login");
       go(next);
