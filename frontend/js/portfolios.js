@@ -209,6 +209,7 @@ export async function detailView(el, id) {
   const analysesSlot = h("div", { id: "analyses" });
   const uploadProgress = progressBar();
   const uploadError = h("div", { "aria-live": "assertive" });
+  const pageError = h("div", { "aria-live": "assertive" });
 
   // rename
   const renameInput = h("input", { id: "f-rename", name: "portfolio_name", maxlength: 255, "aria-describedby": "f-rename-error" });
@@ -260,7 +261,7 @@ export async function detailView(el, id) {
             await api(`/portfolios/${id}`, { method: "DELETE" });
             go("#/portfolios");
           } catch (error) {
-            uploadError.replaceChildren(notice(error.message));
+            pageError.replaceChildren(notice(error.message));
           }
         },
       },
@@ -406,8 +407,9 @@ export async function detailView(el, id) {
         await drawHoldings();
         await drawAnalyses();
       }
+      pageError.replaceChildren();
     } catch (error) {
-      uploadError.replaceChildren(notice(error.message));
+      pageError.replaceChildren(notice(error.message));
     }
     const waiting =
       portfolio.status === "processing" ||
@@ -423,11 +425,12 @@ export async function detailView(el, id) {
     h("div", { class: "page-head" }, title, actions),
     renameForm,
     statusSlot,
+    pageError,
     problemsSlot,
-    h("div", { class: "card" }, h("h2", {}, "Upload"), reupload, uploadProgress, uploadError,
-      h("p", { class: "small muted" }, h("a", { href: TEMPLATE }, "Download the template"), " · at most 1 MB, CSV")),
     holdingsSlot,
     analysesSlot,
+    h("div", { class: "card", id: "upload-card" }, h("h2", {}, "Upload a file"), reupload, uploadProgress, uploadError,
+      h("p", { class: "small muted" }, h("a", { href: TEMPLATE }, "Download the template"), " · at most 1 MB, CSV · replaces the holdings once it is accepted")),
   );
   clear(el, view);
   draw();
