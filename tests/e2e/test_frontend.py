@@ -28,10 +28,28 @@ def template_csv(base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return path
 
 
-def create_portfolio(page: Any, name: str, csv: Path) -> str:
+def drop_file(page: Any, zone: str, csv: Path) -> None:
+    """Drag and drop a file onto a drop zone (the DataTransfer is built in the page)."""
+    transfer = page.evaluate_handle(
+        """([name, text]) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([text], name, { type: "text/csv" }));
+            return transfer;
+        }""",
+        [csv.name, csv.read_text()],
+    )
+    page.dispatch_event(zone, "dragover", {"dataTransfer": transfer})
+    page.dispatch_event(zone, "drop", {"dataTransfer": transfer})
+
+
+def create_portfolio(page: Any, name: str, csv: Path, *, drop: bool = False) -> str:
     page.goto("/#/portfolios")
     page.fill("#f-portfolio_name", name)
-    page.set_input_files("#create-file", str(csv))
+    if drop:
+        drop_file(page, "#create-portfolio .dropzone", csv)
+    else:
+        page.set_input_files("#create-file", str(csv))
+    page.wait_for_selector(f"#create-portfolio .chosen:has-text('{csv.name}')")
     page.click("#create-portfolio button[type=submit]")
     page.wait_for_url(re.compile(r".*#/portfolios/[0-9a-f-]{36}$"))
     return page.url.rsplit("/", 1)[-1]
@@ -271,7 +289,8 @@ def test_user_data_is_text_and_other_accounts_see_nothing(
     page: Any, browser: Any, base_url: str, watch: Watch, template_csv: Path
 ) -> None:
     sign_up(page)
-    portfolio_id = create_portfolio(page, XSS, template_csv)
+    portfolio_id = create_portfolio(page, XSS, template_csv, drop=True)
+    wait_status(page, "ready")
     assert page.locator("#portfolio-name").inner_text() == XSS
     page.goto("/#/portfolios")
     link = page.locator("#portfolio-table a.pname")
