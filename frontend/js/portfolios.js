@@ -196,7 +196,8 @@ export async function detailView(el, id) {
   let portfolio = await api(`/portfolios/${id}`);
   let timer = null;
   let stopped = false;
-  const uploadedAt = Number(sessionStorage.getItem(`labfolio:uploaded:${id}`) || 0);
+  let uploadedAt = Number(sessionStorage.getItem(`labfolio:uploaded:${id}`) || 0);
+  let previousUpload = null; // last_upload.at before a re-upload: until it changes, the new file is not seen yet
   onLeave(() => {
     stopped = true;
     clearTimeout(timer);
@@ -275,8 +276,9 @@ export async function detailView(el, id) {
       if (problem) return uploadError.append(notice(problem));
       try {
         const form = await api(`/portfolios/${id}/upload`, { method: "POST" });
+        previousUpload = portfolio.last_upload?.at || "";
         await uploadToS3(form, file, uploadProgress.set);
-        sessionStorage.setItem(`labfolio:uploaded:${id}`, String(Date.now()));
+        uploadedAt = Date.now();
         portfolio = { ...portfolio, status: "processing" };
         draw();
         poll(true);
@@ -287,9 +289,16 @@ export async function detailView(el, id) {
     { id: "reupload-file", label: "Upload a new file: drop a CSV here, or choose one" },
   );
 
+  // a file just sent that the API has not reported yet (for at most a minute)
+  function newFilePending() {
+    if (Date.now() - uploadedAt > 60_000) return false;
+    if (portfolio.status === "awaiting_upload") return true;
+    return previousUpload !== null && (portfolio.last_upload?.at || "") === previousUpload;
+  }
+
   function draw() {
     const p = portfolio;
-    const processing = p.status === "processing" || (p.status === "awaiting_upload" && Date.now() - uploadedAt < 60_000);
+    const processing = p.status === "processing" || newFilePending();
     clear(
       statusSlot,
       statusBadge(p.status),
@@ -411,10 +420,7 @@ export async function detailView(el, id) {
     } catch (error) {
       pageError.replaceChildren(notice(error.message));
     }
-    const waiting =
-      portfolio.status === "processing" ||
-      (portfolio.status === "awaiting_upload" && Date.now() - uploadedAt < 60_000) ||
-      portfolio.last_upload?.status === "processing";
+    const waiting = portfolio.status === "processing" || portfolio.last_upload?.status === "processing" || newFilePending();
     if (waiting && !stopped) timer = setTimeout(poll, 1000);
   }
 
