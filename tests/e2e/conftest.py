@@ -78,8 +78,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         dispose_engine(database_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped, not session: Playwright's sync API runs an asyncio loop on this thread while it is open, which
+    breaks the other suites' event loops (FastAPI/anyio, Mangum) if it outlives the e2e modules."""
     executable = chromium_path()
     if executable is None:
         pytest.fail("chromium is not installed: `make browser` (apt-get install -y chromium)")

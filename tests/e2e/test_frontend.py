@@ -252,6 +252,7 @@ def test_bad_csv_shows_its_row_errors(page: Any, screenshots: Path, template_csv
     # fixed, the file goes up again from the same page and the errors go
     page.set_input_files("#reupload-file", str(template_csv))
     wait_status(page, "ready")
+    assert page.get_attribute("#upload-card progress", "value") == "100"  # the upload's progress bar, filled
     page.wait_for_selector("#holdings-table")
     assert page.locator("#row-errors").count() == 0
 
