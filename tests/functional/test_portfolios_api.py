@@ -327,3 +327,11 @@ def test_cookie_sessions_need_the_csrf_header_to_change_a_portfolio(alice: Clien
     done = client.request("PATCH", f"/api/portfolios/{portfolio_id}", body, cookie=cookie, headers=XRW)
     assert (refused.status, done.status) == (403, 200)
     assert client.request("GET", f"/api/portfolios/{portfolio_id}", cookie=cookie).status == 200
+
+
+def test_template_path_is_never_taken_for_a_portfolio_id(alice: Client) -> None:
+    # the exact path wins for GET (as in API Gateway); other methods reach {portfolio_id} and find no portfolio
+    assert alice("GET", "/api/portfolios/template.csv").body.startswith("ticker,quantity")
+    for method in ("PATCH", "DELETE"):
+        answer = alice(method, "/api/portfolios/template.csv", {"portfolio_name": "x"})
+        assert (answer.status, answer.body["detail"]) == (404, "portfolio not found")
