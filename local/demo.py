@@ -1,17 +1,22 @@
 """The local stack's demo account: `demo` with a generated password, printed at start and kept under the data folder
-(`demo_password`, mode 0600) so it is the same at the next start. Later issues give it a portfolio."""
+(`demo_password`, mode 0600) so it is the same at the next start, and a demo portfolio already analysed (DESIGN.md
+§3): when the account has no portfolio, one is created and the demo CSV (the portfolio template,
+labfolio_common/demo_portfolio.csv) is put in the uploads bucket - the real pipeline does the rest (S3 event →
+queue → worker: ingestion, then the default analysis)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import uuid
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 log = logging.getLogger("labfolio.local")
 
 DEMO_USERNAME: Final = "demo"
 PASSWORD_FILE: Final = "demo_password"  # noqa: S105 - a file name
+DEMO_PORTFOLIO_NAME: Final = "Demo portfolio (offline demo data)"
 
 
 def demo_password(data_dir: Path) -> str:
@@ -44,3 +49,41 @@ def ensure_demo_account(database_url: str, data_dir: Path) -> str:
         dispose_engine(database_url)
     log.info("demo account %s", "created or reset" if changed else "ready")
     return password
+
+
+def ensure_demo_portfolio(database_url: str, s3: Any, bucket: str) -> uuid.UUID | None:
+    """Give `demo` a portfolio from the demo CSV if it has none; the new portfolio's id (None when it had one).
+
+    The file goes into the bucket as a browser's upload would (its own key under uploads/): the bucket notifies the
+    queue and the worker ingests it and queues the default analysis, as for anyone's upload."""
+    from labfolio_common.db.engine import session_scope
+    from labfolio_common.db.models import Account, Portfolio, UserPortfolio, utcnow
+    from labfolio_common.portfolio_csv import template_csv
+    from labfolio_common.uploads import CSV_CONTENT_TYPE, new_upload_key
+    from sqlalchemy import func, select
+
+    now = utcnow()
+    with session_scope(database_url) as db:
+        user_id = db.scalar(select(Account.user_id).where(func.lower(Account.username) == DEMO_USERNAME))
+        if user_id is None:
+            return None
+        owned = db.scalar(select(func.count()).select_from(UserPortfolio).where(UserPortfolio.user_id == user_id))
+        if owned:
+            return None
+        portfolio = Portfolio(
+            portfolio_id=uuid.uuid4(),
+            portfolio_name=DEMO_PORTFOLIO_NAME,
+            created_at=now,
+            updated_at=now,
+            status="awaiting_upload",
+            status_changed_at=now,
+            holdings_count=0,
+        )
+        db.add(portfolio)
+        db.flush()
+        db.add(UserPortfolio(user_id=user_id, portfolio_id=portfolio.portfolio_id, created_at=now))
+        portfolio_id = portfolio.portfolio_id
+    key = str(new_upload_key(user_id, portfolio_id))
+    s3.put_object(Bucket=bucket, Key=key, Body=template_csv(), ContentType=CSV_CONTENT_TYPE)
+    log.info("demo portfolio created and uploaded (%s): the worker ingests and analyses it", portfolio_id)
+    return portfolio_id

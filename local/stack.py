@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from local.aws_resources import LocalResources
-from local.demo import DEMO_USERNAME, ensure_demo_account
+from local.demo import DEMO_USERNAME, ensure_demo_account, ensure_demo_portfolio
 from local.gateway import create_gateway
 from local.model import ACCOUNT_ID, REGION, StackModel, load_model
 from local.moto import MotoServer, aws_environment
@@ -42,6 +42,9 @@ class LocalConfig:
     run_poller: bool = True
     run_scheduler: bool = True
     warm: bool = True
+    # The demo account's demo portfolio, uploaded once factor_update's first run has loaded the factor data (only
+    # with the scheduler on; tests call LocalStack.ensure_demo_portfolio themselves).
+    demo_portfolio: bool = True
 
     @classmethod
     def from_env(cls) -> LocalConfig:
@@ -92,6 +95,8 @@ class LocalStack:
             self.demo_password = ensure_demo_account(cfg.effective_database_url, cfg.data_dir)
             self._start_functions()
             self._start_event_sources()
+            if cfg.demo_portfolio and cfg.run_scheduler:
+                threading.Thread(target=self._demo_portfolio, daemon=True, name="demo-portfolio").start()
         except BaseException:
             self.stop(save=False)
             raise
@@ -159,6 +164,23 @@ class LocalStack:
             self.schedulers.append(scheduler)
             if self.config.run_scheduler:
                 scheduler.start()
+
+    def ensure_demo_portfolio(self) -> Any:
+        """The demo account's portfolio, created and uploaded if it has none (see local.demo); its id or None."""
+        assert self.resources is not None
+        bucket = self.resources.bucket_names()[0]
+        return ensure_demo_portfolio(self.config.effective_database_url, self.resources.s3, bucket)
+
+    def _demo_portfolio(self, timeout: float = 600.0) -> None:
+        """After factor_update's first run (the factor data the default analysis needs), the demo portfolio."""
+        factor_update = [s for s in self.schedulers if "FactorUpdateFunction" in s.rule_arn]
+        deadline = time.monotonic() + timeout
+        while any(s.runs == 0 for s in factor_update) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        try:
+            self.ensure_demo_portfolio()
+        except Exception:
+            log.exception("demo portfolio not created")
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         return self.pools[logical_id].invoke(event)

@@ -352,7 +352,7 @@ def test_scheduled_event_runs_the_sweep_with_the_queues_retry_window(
 ) -> None:
     result = worker(scheduled_event("arn:aws:events:us-east-1:123456789012:rule/sweep"), lambda_context)
     # local timings: visibility 5 s x maxReceiveCount 3, plus one invocation (the context's 30 s + 5 s margin)
-    assert result == {"abandoned_uploads": 0, "settled_portfolios": 0, "stale_after_s": 15 + 35}
+    assert result == {"abandoned_uploads": 0, "settled_portfolios": 0, "stale_after_s": 15 + 35, "failed_analyses": 0}
 
 
 def test_out_of_order_older_file_does_not_replace_newer_holdings(

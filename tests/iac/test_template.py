@@ -51,6 +51,11 @@ ROUTES = {
     ("GET", "/api/factors"): "AnalysisFunction",
     ("GET", "/api/factors/correlations"): "AnalysisFunction",
     ("GET", "/api/factors/{factor_id}/returns"): "AnalysisFunction",
+    ("POST", "/api/portfolios/{portfolio_id}/analyses"): "AnalysisFunction",
+    ("GET", "/api/portfolios/{portfolio_id}/analyses"): "AnalysisFunction",
+    ("GET", "/api/analyses/{analysis_id}"): "AnalysisFunction",
+    ("GET", "/api/analyses/{analysis_id}/export.csv"): "AnalysisFunction",
+    ("GET", "/api/analyses/{analysis_id}/export.json"): "AnalysisFunction",
 }
 GLOBAL_ENV = {
     "STAGE": {"Ref": "Stage"},
@@ -74,7 +79,7 @@ GRANTS = {
         "sqs:GetQueueAttributes",
     },
     "AnalysisFunction": {"AWSSecretsManagerGetSecretValuePolicy", "SQSSendMessagePolicy"},
-    "AnalysisWorkerFunction": {"s3:GetObject", "s3:DeleteObject"},
+    "AnalysisWorkerFunction": {"SQSSendMessagePolicy", "s3:GetObject", "s3:DeleteObject", "s3:PutObject"},
     "FactorUpdateFunction": set(),
 }
 
@@ -232,7 +237,10 @@ def test_each_function_gets_only_its_own_grants(functions: dict[str, dict[str, A
 
 
 def test_s3_grants_are_scoped_to_the_uploads_bucket(functions: dict[str, dict[str, Any]]) -> None:
+    """Object grants name one of the bucket's two folders: uploads/ (portfolio files) or analyses/ (the prices each
+    analysis used, written only by the worker; deleted with their portfolio or account)."""
     bucket = "arn:${AWS::Partition}:s3:::${UploadsBucket}"
+    folders = [{"Fn::Sub": bucket + "/uploads/*"}, {"Fn::Sub": bucket + "/analyses/*"}]
     for name, props in functions.items():
         for st in statements(props):
             actions = as_list(st["Action"])
@@ -242,7 +250,9 @@ def test_s3_grants_are_scoped_to_the_uploads_bucket(functions: dict[str, dict[st
             if actions == ["s3:ListBucket"]:
                 assert resource == {"Fn::Sub": bucket}, name
             else:
-                assert resource == {"Fn::Sub": bucket + "/uploads/*"}, name
+                assert resource in folders, name
+            if resource == folders[1] and "s3:PutObject" in actions:
+                assert name == "AnalysisWorkerFunction", name
     assert not any(
         a.startswith("s3:") for st in statements(functions["FactorUpdateFunction"]) for a in as_list(st["Action"])
     )

@@ -34,7 +34,8 @@ SEED_TABLE_NAMES = {"accounts", "portfolios", "user_portfolios", "factors", "ret
 AUTH_TABLES = {"sessions", "login_failures", "login_lockouts"}
 MARKET_TABLES = {"price_tickers", "prices"}
 PORTFOLIO_TABLES = {"holdings"}
-ALL_TABLES = SEED_TABLE_NAMES | {"uploads"} | AUTH_TABLES | MARKET_TABLES | PORTFOLIO_TABLES
+ANALYSIS_TABLES = {"analyses"}
+ALL_TABLES = SEED_TABLE_NAMES | {"uploads"} | AUTH_TABLES | MARKET_TABLES | PORTFOLIO_TABLES | ANALYSIS_TABLES
 
 
 def apply_sql_file(url: str, path: Path) -> None:
@@ -244,7 +245,7 @@ def test_downgrade_to_0003_on_sqlite_keeps_the_factor_returns(sqlite_url: str) -
     # when the market-data columns are dropped again
     runner.downgrade(sqlite_url, "0003")
     # then the returns survive (no table rebuild cascading to them)
-    assert set(sqlite_columns(sqlite_url)) == ALL_TABLES - MARKET_TABLES - PORTFOLIO_TABLES
+    assert set(sqlite_columns(sqlite_url)) == ALL_TABLES - MARKET_TABLES - PORTFOLIO_TABLES - ANALYSIS_TABLES
     assert _query(sqlite_url, "SELECT factor_id, return_value FROM returns") == [("SPY", 0.01)]
 
 
@@ -255,7 +256,7 @@ def test_downgrade_to_0004_removes_holdings_and_the_ingestion_columns_only(fresh
     schema = pg_schema(fresh_postgres_url)
     tables = {table for _schema, table in schema["tables"]}
     columns = {(table, column) for _s, table, column, *_ in schema["columns"]}
-    assert tables == ALL_TABLES - PORTFOLIO_TABLES
+    assert tables == ALL_TABLES - PORTFOLIO_TABLES - ANALYSIS_TABLES
     assert {c for t, c in columns if t == "portfolios"} == {
         "portfolio_id",
         "portfolio_name",
@@ -273,6 +274,17 @@ def test_downgrade_to_0004_removes_holdings_and_the_ingestion_columns_only(fresh
         "status",
     }
     assert runner.current_revision(fresh_postgres_url) == "0004"
+
+
+@pytest.mark.integration
+def test_downgrade_to_0005_removes_the_analyses_only(fresh_postgres_url: str) -> None:
+    runner.upgrade(fresh_postgres_url)
+    runner.downgrade(fresh_postgres_url, "0005")
+    tables = {table for _schema, table in pg_schema(fresh_postgres_url)["tables"]}
+    assert tables == ALL_TABLES - ANALYSIS_TABLES
+    assert runner.current_revision(fresh_postgres_url) == "0005"
+    runner.upgrade(fresh_postgres_url)
+    assert {table for _schema, table in pg_schema(fresh_postgres_url)["tables"]} == ALL_TABLES
 
 
 SEED_PORTFOLIO = (
@@ -301,7 +313,7 @@ def test_upgrade_to_0005_on_sqlite_gives_existing_portfolios_a_status(sqlite_url
     runner.downgrade(sqlite_url, "0004")
     assert _query(sqlite_url, "SELECT portfolio_name FROM portfolios") == [("kept",)]
     assert _query(sqlite_url, "SELECT object_key FROM uploads") == [("uploads/u/p/x.csv",)]
-    assert set(sqlite_columns(sqlite_url)) == ALL_TABLES - PORTFOLIO_TABLES
+    assert set(sqlite_columns(sqlite_url)) == ALL_TABLES - PORTFOLIO_TABLES - ANALYSIS_TABLES
 
 
 @pytest.mark.integration

@@ -37,8 +37,10 @@ def test_handler_module_imports_with_an_empty_environment(module: str) -> None:
     assert module in imported_modules(module)
 
 
-@pytest.mark.parametrize("module", ["auth.handler", "portfolios.handler", "analysis.worker"])
+@pytest.mark.parametrize("module", ["auth.handler", "portfolios.handler", "analysis.handler", "analysis.worker"])
 def test_http_functions_do_not_load_numeric_libraries(module: str) -> None:
-    """The worker too: it imports pandas/yfinance only when a newly seen ticker is downloaded from yfinance."""
+    """The analysis HTTP function checks parameters with the engine's stdlib rules (numpy only in the correlations
+    route); the worker imports pandas/numpy when it runs an analysis (or downloads a newly seen ticker from yfinance),
+    not to handle an upload."""
     loaded = imported_modules(module)
     assert not [m for m in loaded if m.split(".")[0] in HEAVY]

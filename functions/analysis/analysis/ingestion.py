@@ -243,4 +243,7 @@ def on_portfolio_ready(database_url: str, portfolio_id: uuid.UUID, upload_id: uu
     a retried message would find the upload finished (a duplicate) and never come back here, so whatever this
     starts must carry its own retry (a queued job message does).
     """
+    from analysis.analyses import queue_default_analysis
+
     logger.debug("portfolio ready", extra={"portfolio_id": str(portfolio_id), "upload_id": str(upload_id)})
+    queue_default_analysis(database_url, portfolio_id, upload_id)

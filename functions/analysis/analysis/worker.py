@@ -1,12 +1,16 @@
 """Lambda entry point of the analysis worker.
 
-- SQS batches (S3 upload notifications) with partial batch failures: each record's objects are ingested
+- SQS batches with partial batch failures. A job message (`{"type": "analysis.run", "analysis_id": ...}`: a re-run
+  asked for through the API, or the default analysis after an ingestion) runs that analysis (`analysis.runner`; the
+  engine's numpy/pandas are imported only then); an analysis whose data or parameters cannot give a result fails
+  with a message for people and is acknowledged. Any other message is an S3 upload notification: its objects are
+  ingested
   (`analysis.ingestion`). A record that fails for a transient reason (database, S3, market data down) is reported in
   batchItemFailures and retried after the visibility timeout, then moved to the dead-letter queue after
   maxReceiveCount. A bad file is not transient: it fails its upload and is acknowledged. A message that is not an S3
   event (s3:TestEvent, junk) is logged and acknowledged, never retried for ever.
 - The scheduled sweep (an EventBridge event): uploads whose retries ran out are abandoned and their portfolios
-  settled (`analysis.sweep`), so nothing stays `processing`.
+  settled (`analysis.sweep`), so nothing stays `processing`; analyses left queued or running fail, saying so.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from labfolio_common.observability import MetricUnit, logger, metrics
 from labfolio_common.settings import get_settings
 
-from analysis import ingestion
+from analysis import ingestion, runner
+from analysis.domain.jobs import is_job, parse_job
 from analysis.domain.s3_events import NotAnS3EventError, parse_notification
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -35,6 +40,9 @@ def _lease(context: Any) -> timedelta:
 
 
 def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
+    if is_job(record.body):
+        run_job(record, lambda_context)
+        return
     try:
         objects = parse_notification(record.body)
     except NotAnS3EventError as exc:
@@ -44,6 +52,15 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
         outcome = ingestion.ingest(obj, lease=_lease(lambda_context))
         metrics.add_metric(name="UploadReceived", unit=MetricUnit.Count, value=1)
         logger.debug("upload handled", extra={"key": obj.key, "outcome": outcome})
+
+
+def run_job(record: SQSRecord, lambda_context: Any = None) -> None:
+    analysis_id = parse_job(record.body)
+    if analysis_id is None:
+        logger.warning("malformed job message ignored", extra={"message_id": record.message_id})
+        return
+    outcome = runner.run(analysis_id, lease=_lease(lambda_context))
+    logger.debug("job handled", extra={"analysis_id": str(analysis_id), "outcome": outcome})
 
 
 def is_scheduled(event: dict[str, Any]) -> bool:
@@ -58,7 +75,7 @@ def run_sweep(context: Any) -> dict[str, Any]:
 
     settings = get_settings()
     window = retry_window(client("sqs"), settings.analysis_queue_url, _lease(context))
-    return sweep(settings.database_url, window)
+    return sweep(settings.database_url, window) | runner.sweep_analyses(settings.database_url, window)
 
 
 @logger.inject_lambda_context

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
+from labfolio_common import analysis_store
 from labfolio_common.db.models import Portfolio, utcnow
 from labfolio_common.errors import ValidationFailedError
 from labfolio_common.observability import MetricUnit, logger, metrics
@@ -67,14 +68,15 @@ class PortfolioService:
         return self.describe(portfolio)
 
     def delete(self, user_id: uuid.UUID, portfolio: Portfolio) -> int:
-        """Delete the portfolio's objects, then its rows (holdings and uploads cascade), then any object that landed
-        in between; return how many objects went."""
+        """Delete the portfolio's objects (its files, and the prices its analyses stored), then its rows (holdings,
+        uploads and analyses cascade), then any object that landed in between; return how many objects went."""
         prefix = portfolio_prefix(user_id, portfolio.portfolio_id)
+        stored = analysis_store.portfolio_prefix(user_id, portfolio.portfolio_id)
         bucket = self.settings.uploads_bucket
-        deleted = delete_prefix(self.s3, bucket, prefix)
+        deleted = delete_prefix(self.s3, bucket, prefix) + analysis_store.delete_folder(self.s3, bucket, stored)
         sql_portfolios.delete_portfolio(self.db, portfolio.portfolio_id)
         self.db.commit()
-        deleted += delete_prefix(self.s3, bucket, prefix)
+        deleted += delete_prefix(self.s3, bucket, prefix) + analysis_store.delete_folder(self.s3, bucket, stored)
         logger.info("portfolio deleted", extra={"portfolio_id": str(portfolio.portfolio_id), "objects": deleted})
         metrics.add_metric(name="PortfolioDeleted", unit=MetricUnit.Count, value=1)
         return deleted

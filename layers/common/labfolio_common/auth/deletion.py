@@ -1,5 +1,6 @@
 """Deleting an account with everything it owns: its portfolios (and, through their foreign keys, holdings and
-analyses), its upload rows, its sessions, and its objects under `uploads/{user_id}/` in the uploads bucket.
+analyses), its upload rows, its sessions, and its objects under `uploads/{user_id}/` in the uploads bucket and the
+prices its analyses used under `analyses/{user_id}/` (labfolio_common.analysis_store).
 
 Order: objects first, then the rows in one transaction, then the objects once more — an upload that landed while
 the rows were being deleted is swept too (and the worker drops an object whose owner no longer exists).
@@ -14,6 +15,7 @@ from typing import Any, Final
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from labfolio_common import analysis_store
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Account, Portfolio, Upload, UserPortfolio
 from labfolio_common.errors import DependencyUnavailableError
@@ -27,8 +29,9 @@ def user_prefix(user_id: uuid.UUID) -> str:
 
 
 def delete_user_objects(s3: Any, bucket: str, user_id: uuid.UUID) -> int:
-    """Delete every object under `uploads/{user_id}/`; return how many. Never touches another prefix."""
-    deleted = 0
+    """Delete every object under `uploads/{user_id}/` and `analyses/{user_id}/`; return how many. Never touches
+    another prefix."""
+    deleted = analysis_store.delete_folder(s3, bucket, analysis_store.user_prefix(user_id))
     for batch in _batches(_keys(s3, bucket, user_prefix(user_id))):
         answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
         if answer.get("Errors"):

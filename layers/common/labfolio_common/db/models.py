@@ -211,6 +211,52 @@ class Upload(Base):
     last_error: Mapped[str | None] = mapped_column(Text())  # the last transient failure (retried)
 
 
+# An analysis's life: queued (its job message is on the analysis queue) → running (claimed by a worker until
+# lease_until; a crashed worker's claim ends with its lease and the redelivered message runs it again) → ready (result)
+# or failed (error: a message for people). The sweep fails what stays queued or running after the queue's retries.
+ANALYSIS_STATUSES: Final = ("queued", "running", "ready", "failed")
+ANALYSIS_TRIGGERS: Final = ("upload", "request")  # queued after an ingested upload, or asked for through the API
+
+
+class Analysis(Base):
+    """One factor analysis of a portfolio: its parameters, state, result, and what it used (`inputs`: the holdings
+    as they were, and where the prices it used are stored - a gzip CSV under analyses/ in the uploads bucket)."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (
+        CheckConstraint(_in("status", ANALYSIS_STATUSES), name="status"),
+        CheckConstraint(_in("trigger", ANALYSIS_TRIGGERS), name="trigger"),
+        Index("idx_analyses_portfolio_id", "portfolio_id", "created_at"),
+        Index("idx_analyses_status", "status"),
+        Index("idx_analyses_user_id", "user_id"),
+        {"schema": USER_SCHEMA},
+    )
+
+    analysis_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid.uuid4)
+    portfolio_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid(), ForeignKey(f"{USER_SCHEMA}.portfolios.portfolio_id", ondelete="CASCADE")
+    )
+    # The portfolio's owner when it was queued: names the folder of its stored inputs (analyses/{user_id}/...).
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid(), ForeignKey(f"{USER_SCHEMA}.accounts.user_id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued")
+    trigger: Mapped[str] = mapped_column(String(16), default="request", server_default="request")
+    upload_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())  # the upload whose ingestion queued it, if any
+    params: Mapped[dict[str, Any]] = mapped_column(JSON())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, server_default=NOW)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the latest claim by a worker
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")  # claims by a worker
+    claim_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())  # the current claim; only its holder may finish
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # {message, field?} when failed
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # when ready
+    inputs: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # when ready
+    last_error: Mapped[str | None] = mapped_column(Text())  # the last transient failure (retried)
+
+
 class AuthSession(Base):
     """One login: the `sid` claim of its tokens. Logout, a password change or an operator reset revoke it (in the
     database, so every Lambda instance sees it); an expired or revoked session authenticates nothing."""
