@@ -205,7 +205,7 @@ async function renderResult(body, analysis) {
     { class: "meta-line" },
     statusBadge("ready"),
     w.demo_data ? h("span", { class: "badge demo", id: "demo-badge", title: "The offline provider's stale sample prices: not today's market" }, "demo data (2014–2022)") : null,
-    h("span", { class: "muted" }, ` Window ${day(w.start)} → ${day(w.end)} · ${int(w.observations)} days · ${w.data_source || ""} · finished ${when(analysis.finished_at)}`),
+    h("span", { class: "muted" }, ` Window ${day(w.start)} → ${day(w.end)} · ${int(w.observations)} days · ${analysis.params?.factor_mode || "spread"} factors · HAC lags ${int(p.hac_lags ?? w.hac_lags)} · ${w.data_source || ""} data · finished ${when(analysis.finished_at)}`),
     h("span", { class: "spacer" }),
     h("a", { class: "button", id: "export-csv", href: `/api/analyses/${analysis.analysis_id}/export.csv` }, "Export CSV"),
     h("a", { class: "button", id: "export-json", href: `/api/analyses/${analysis.analysis_id}/export.json` }, "Export JSON"),
@@ -300,6 +300,16 @@ async function renderResult(body, analysis) {
         hedgeRows,
         { id: "hedge-table" },
       ),
+      r.market_hedge
+        ? h(
+            "p",
+            { class: "small", id: "market-hedge" },
+            h("strong", {}, "Market only: "),
+            `${money(r.market_hedge.notional)} of ${r.market_hedge.etf} (${num(r.market_hedge.shares, 1)} shares) for a beta of ${num(r.market_hedge.beta, 2)}`,
+            r.market_hedge.beta_ci95 ? ` (95% CI ${num(r.market_hedge.beta_ci95[0], 2)} … ${num(r.market_hedge.beta_ci95[1], 2)})` : "",
+            ` takes annual volatility from ${pct(r.market_hedge.vol_before_annual)} to ${pct(r.market_hedge.vol_after_annual)}.`,
+          )
+        : null,
       h(
         "div",
         { class: "stats small-stats", id: "after-hedge" },
@@ -353,6 +363,17 @@ async function renderResult(body, analysis) {
             ["Risk-free rate", pct(perf.risk_free_rate, 2)],
           ],
         ),
+        Object.keys(r.risk_premia || {}).length
+          ? h("div", {}, h("h3", {}, "Factor risk premia on the window"), table(
+              [
+                { label: "Factor", value: (x) => x[0] },
+                { label: "Mean (annual)", value: (x) => pct(x[1].mean_annual, 2), num: true },
+                { label: "t (HAC)", value: (x) => num(x[1].t, 2), num: true },
+              ],
+              Object.entries(r.risk_premia),
+              { id: "premia-table" },
+            ))
+          : null,
       ),
       section(
         "Data quality",
