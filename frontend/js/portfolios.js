@@ -132,12 +132,20 @@ export async function listView(el) {
 
   const items = page.items;
   const lastAnalysed = new Map();
+  const statusCells = new Map();
   const list = items.length
     ? table(
         [
           { label: "Name", value: (p) => h("a", { href: `#/portfolios/${p.portfolio_id}`, class: "pname" }, p.portfolio_name) },
           { label: "Holdings", value: (p) => int(p.holdings_count), num: true },
-          { label: "Status", value: (p) => statusBadge(p.status) },
+          {
+            label: "Status",
+            value: (p) => {
+              const cell = h("span", {}, statusBadge(p.status));
+              statusCells.set(p.portfolio_id, { cell, status: p.status });
+              return cell;
+            },
+          },
           {
             label: "Last analysed",
             value: (p) => {
@@ -169,6 +177,32 @@ export async function listView(el) {
       })
       .catch(() => {});
   }
+
+  // live status: while a file is being processed, the list asks again every 2 s
+  let timer = null;
+  let stopped = false;
+  onLeave(() => {
+    stopped = true;
+    clearTimeout(timer);
+  });
+  const busy = () => [...statusCells.values()].some((x) => x.status === "processing");
+  async function refresh() {
+    if (stopped) return;
+    try {
+      const fresh = await api("/portfolios?limit=100");
+      for (const p of fresh.items) {
+        const known = statusCells.get(p.portfolio_id);
+        if (known && known.status !== p.status) {
+          known.status = p.status;
+          clear(known.cell, statusBadge(p.status));
+        }
+      }
+    } catch {
+      // the next navigation shows the error; the list stays as it was
+    }
+    if (busy() && !stopped) timer = setTimeout(refresh, 2000);
+  }
+  if (busy()) timer = setTimeout(refresh, 2000);
 
   return h(
     "section",
