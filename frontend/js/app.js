@@ -126,6 +126,15 @@ async function route() {
     } catch (error) {
       clear(el, h("h1", {}, "Something went wrong"), notice(error instanceof ApiError ? error.message : String(error)));
     }
+    if (el.isConnected) {
+      // the page's heading names the tab; focus moves to the new content for keyboard and screen-reader users
+      const heading = el.querySelector("h1");
+      document.title = heading ? `${heading.firstChild?.textContent || heading.textContent} · labfolio` : "labfolio";
+      if (document.activeElement === document.body || !el.contains(document.activeElement)) {
+        main().focus({ preventScroll: true });
+        window.scrollTo(0, 0);
+      }
+    }
     return;
   }
   go(session.user ? "#/portfolios" : "#/login");
