@@ -102,8 +102,9 @@ def test_sign_up_shows_field_errors_next_to_fields(page: Any, screenshots: Path)
     page.goto("/#/login")
     page.fill("#f-username", taken)
     page.fill("#f-password", "not the password")
-    page.click("#login-form button[type=submit]")
+    page.press("#f-password", "Enter")  # the keyboard submits the form
     page.wait_for_selector("#login-form .notice.error")
+    assert page.title() == "Log in · labfolio"
 
 
 def test_upload_analysis_and_logout(page: Any, template_csv: Path, screenshots: Path) -> None:
