@@ -59,12 +59,33 @@ export async function api(path, { method = "GET", json, body, headers = {} } = {
   return data;
 }
 
-// The presigned POST straight to S3 (fields first, then the file), with upload progress.
-export function uploadToS3(form, file, onProgress) {
+// The presigned POST straight to S3 (fields first, then the file), with upload progress. Listening to the upload's
+// progress makes the browser ask the bucket first (a CORS preflight), which only the configured frontend origin
+// passes; if the request cannot even be made (a page opened as http://localhost rather than the configured
+// http://127.0.0.1, say), the file is sent once more as a simple form POST, without progress, whose answer the page
+// cannot read: the portfolio's status then tells whether it arrived.
+export async function uploadToS3(form, file, onProgress) {
+  try {
+    await uploadWithProgress(form, file, onProgress);
+  } catch (error) {
+    if (!error.network) throw error;
+    await fetch(form.url, { method: "POST", body: formData(form, file), mode: "no-cors", credentials: "omit" }).catch(() => {
+      throw new Error("The upload failed: the storage service was not reached.");
+    });
+    onProgress(1);
+  }
+}
+
+function formData(form, file) {
+  const data = new FormData();
+  for (const [key, value] of Object.entries(form.fields)) data.append(key, value);
+  data.append("file", file, file.name);
+  return data;
+}
+
+function uploadWithProgress(form, file, onProgress) {
   return new Promise((resolve, reject) => {
-    const data = new FormData();
-    for (const [key, value] of Object.entries(form.fields)) data.append(key, value);
-    data.append("file", file, file.name);
+    const data = formData(form, file);
     const request = new XMLHttpRequest();
     request.open("POST", form.url);
     request.upload.addEventListener("progress", (event) => {
@@ -78,7 +99,11 @@ export function uploadToS3(form, file, onProgress) {
         reject(new Error(`The storage service refused the file (HTTP ${request.status}).`));
       }
     });
-    request.addEventListener("error", () => reject(new Error("The upload failed: the storage service was not reached.")));
+    request.addEventListener("error", () => {
+      const error = new Error("The upload failed: the storage service was not reached.");
+      error.network = true;
+      reject(error);
+    });
     request.send(data);
   });
 }
