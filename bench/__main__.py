@@ -12,6 +12,9 @@
 6. Portfolios (bench/portfolios.py): parse + validate a 5,000-row CSV against its 100 ms budget; ingestion on the
    local stack: the demo portfolio from upload to ready, and 200 portfolios uploaded through presigned POSTs until
    all are ready (portfolios per second), on SQLite and PostgreSQL.
+7. Analyses (bench/analysis.py): the worker's import time (and what its first job adds); end to end on the local
+   stack for the demo portfolio (upload → default analysis ready; re-runs POST → queue → worker → stored result,
+   against 2 s), on SQLite and PostgreSQL; the worker's peak memory for one job at N=500 and N=5,000.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.analysis import bench_analysis
 from bench.auth import bench_auth
 from bench.market import bench_market_data
 from bench.portfolios import bench_portfolios
@@ -147,6 +151,7 @@ def main() -> None:
     bench_auth(database_url, args.iterations, args.import_runs)
     bench_engine()
     bench_portfolios(database_url)
+    bench_analysis(database_url)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,8 @@ def test_an_ingested_upload_queues_the_default_analysis_which_the_worker_makes_r
         None,
         None,
     )
+    portfolio = alice("GET", f"/api/portfolios/{portfolio_id}", function="portfolios").body
+    assert portfolio["latest_analysis_id"] == queued["analysis_id"]
     params = queued["params"]
     assert params["factor_ids"] == ["SP500", *STYLES]  # the offline market factor, then the five styles
     assert (params["market_factor"], params["factor_mode"], params["start"], params["end"]) == (

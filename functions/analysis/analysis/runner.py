@@ -76,7 +76,7 @@ class Loaded:
 
     params: AnalysisParams
     holdings: list[sql_inputs.HoldingRow]
-    prices: tuple[list[str], list[date], list[float]]
+    prices: tuple[list[str], list[Any], list[float]]
     factor_returns: tuple[list[str], list[date], list[float]]
     last_prices: dict[str, float]
     data_source: str
@@ -175,15 +175,28 @@ def _compute(loaded: Loaded) -> Any:
         return {"message": INTERNAL_ERROR}
 
 
-def _frame(rows: tuple[list[str], list[date], list[float]]) -> Any:
-    """Long rows (column, date, value) as a date x column DataFrame, NaN where missing."""
+def _frame(rows: tuple[list[str], list[Any], list[float]]) -> Any:
+    """Long rows (column, date, value) as a date x column DataFrame, NaN where missing: each distinct date and column
+    is parsed once, and the values are placed into one matrix (no long frame, no pivot)."""
+    import numpy as np
     import pandas as pd
 
     names, days, values = rows
-    long = pd.DataFrame({"column": names, "date": pd.to_datetime(days), "value": values})
-    wide = long.pivot(index="date", columns="column", values="value").sort_index()
-    wide.columns.name = None
-    return wide
+    columns, column_of = _codes(names)
+    dates, date_of = _codes(days)
+    matrix = np.full((len(dates), len(columns)), np.nan)
+    matrix[date_of, column_of] = values
+    frame = pd.DataFrame(matrix, index=pd.DatetimeIndex(pd.to_datetime(dates)), columns=columns, copy=False)
+    return frame.sort_index()
+
+
+def _codes(values: list[Any]) -> tuple[list[Any], Any]:
+    """The distinct values (first-seen order) and each value's position among them."""
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    return list(uniques), codes
 
 
 def _inputs(loaded: Loaded) -> Any:
@@ -215,7 +228,7 @@ def _inputs(loaded: Loaded) -> Any:
 def _prices_csv(prices_used: Any) -> bytes:
     """The prices used, dates down and tickers across, full float precision, gzip (reproducible bytes)."""
     text = prices_used.to_csv(index_label="date", date_format="%Y-%m-%d")
-    return gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0)
+    return gzip.compress(text.encode("utf-8"), compresslevel=1, mtime=0)  # 6 costs 4x the time for 20% less
 
 
 def json_ready(value: Any) -> Any:

@@ -76,7 +76,9 @@ class PortfolioPublic(BaseModel):
     errors: list[Problem] = Field(description="why the portfolio failed (row-level), when it did")
     warnings: list[Problem] = Field(description="notes on the current holdings (merged duplicates, unpriced tickers)")
     holdings_count: int
-    latest_analysis_id: uuid.UUID | None = Field(default=None, description="set once analyses exist")
+    latest_analysis_id: uuid.UUID | None = Field(
+        default=None, description="the newest analysis of the portfolio (any status), once there is one"
+    )
     created_at: datetime | None
     updated_at: datetime | None
     status_changed_at: datetime | None
@@ -84,7 +86,9 @@ class PortfolioPublic(BaseModel):
     last_upload: LastUpload | None
 
     @classmethod
-    def of(cls, portfolio: Portfolio, last: Upload | None) -> PortfolioPublic:
+    def of(
+        cls, portfolio: Portfolio, last: Upload | None, latest_analysis_id: uuid.UUID | None = None
+    ) -> PortfolioPublic:
         return cls(
             portfolio_id=portfolio.portfolio_id,
             portfolio_name=portfolio.portfolio_name,
@@ -93,6 +97,7 @@ class PortfolioPublic(BaseModel):
             errors=_problems(portfolio.errors),
             warnings=_problems(portfolio.warnings),
             holdings_count=portfolio.holdings_count,
+            latest_analysis_id=latest_analysis_id,
             created_at=portfolio.created_at,
             updated_at=portfolio.updated_at,
             status_changed_at=portfolio.status_changed_at,

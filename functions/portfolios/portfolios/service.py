@@ -50,8 +50,9 @@ class PortfolioService:
         after = decode_cursor(cursor) if cursor else None
         rows = sql_portfolios.page(self.db, user_id, limit + 1, after)
         more, rows = len(rows) > limit, rows[:limit]
-        last = sql_portfolios.latest_uploads(self.db, [p.portfolio_id for p in rows])
-        items = [PortfolioPublic.of(p, last.get(p.portfolio_id)) for p in rows]
+        ids = [p.portfolio_id for p in rows]
+        last, latest = sql_portfolios.latest_uploads(self.db, ids), sql_portfolios.latest_analyses(self.db, ids)
+        items = [PortfolioPublic.of(p, last.get(p.portfolio_id), latest.get(p.portfolio_id)) for p in rows]
         next_cursor = None
         if more and rows[-1].created_at is not None:
             next_cursor = encode_cursor(Cursor(rows[-1].created_at, rows[-1].portfolio_id))
@@ -59,7 +60,8 @@ class PortfolioService:
 
     def describe(self, portfolio: Portfolio) -> PortfolioPublic:
         last = sql_portfolios.latest_uploads(self.db, [portfolio.portfolio_id]).get(portfolio.portfolio_id)
-        return PortfolioPublic.of(portfolio, last)
+        latest = sql_portfolios.latest_analyses(self.db, [portfolio.portfolio_id]).get(portfolio.portfolio_id)
+        return PortfolioPublic.of(portfolio, last, latest)
 
     def rename(self, portfolio: Portfolio, name: str) -> PortfolioPublic:
         portfolio.portfolio_name = name

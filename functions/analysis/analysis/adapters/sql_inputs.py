@@ -8,10 +8,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from labfolio_common.db.models import Factor, FactorReturn, Holding, Price, PriceTicker
 from labfolio_common.market.store import default_market_factor
-from sqlalchemy import and_, func, select
+from sqlalchemy import String, and_, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from analysis.domain.params import FactorInfo
@@ -69,27 +70,29 @@ def factor_returns(
     query = select(FactorReturn.factor_id, FactorReturn.date, FactorReturn.return_value).where(
         FactorReturn.factor_id.in_(sorted(set(factor_ids))), FactorReturn.date >= start, FactorReturn.date <= end
     )
-    ids, days, values = [], [], []
-    for factor_id, day, value in session.execute(query):
-        ids.append(factor_id)
-        days.append(day)
-        values.append(float(value))
-    return ids, days, values
+    ids, days, values = _columns(session.execute(query).all())
+    return ids, days, [float(v) for v in values]
+
+
+def _columns(rows: Sequence[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    """Rows of three values as three lists (column-wise, without a Python loop per row)."""
+    if not rows:
+        return [], [], []
+    first, second, third = zip(*rows, strict=True)
+    return list(first), list(second), list(third)
 
 
 def prices(
     session: Session, tickers: Sequence[str], start: date, end: date
-) -> tuple[list[str], list[date], list[float]]:
-    """Cached adjusted closes between `start` and `end` (inclusive), long format: ticker, date, close."""
-    query = select(Price.ticker, Price.date, Price.adj_close).where(
+) -> tuple[list[str], list[date | str], list[float]]:
+    """Cached adjusted closes between `start` and `end` (inclusive), long format: ticker, date (a date, or ISO text
+    on SQLite), close."""
+    # The date comes back as the driver gives it (SQLite: 'YYYY-MM-DD' text; PostgreSQL: a date): converting 250,000
+    # values one by one into dates is most of the read time at N=500; the worker parses the distinct ones at once.
+    query = select(Price.ticker, type_coerce(Price.date, String), Price.adj_close).where(
         Price.ticker.in_(sorted(set(tickers))), Price.date >= start, Price.date <= end
     )
-    names, days, closes = [], [], []
-    for ticker, day, close in session.execute(query):
-        names.append(ticker)
-        days.append(day)
-        closes.append(close)
-    return names, days, closes
+    return _columns(session.connection().execute(query).all())  # Core rows: no ORM result processing
 
 
 def last_closes(session: Session, tickers: Sequence[str], end: date) -> dict[str, float]:

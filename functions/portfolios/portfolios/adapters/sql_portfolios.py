@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from labfolio_common.db.models import Holding, Portfolio, Price, Upload, UserPortfolio
+from labfolio_common.db.models import Analysis, Holding, Portfolio, Price, Upload, UserPortfolio
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -60,6 +60,25 @@ def page(db: Session, user_id: uuid.UUID, limit: int, after: Cursor | None) -> l
             )
         )
     return list(db.scalars(query).all())
+
+
+def latest_analyses(db: Session, portfolio_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """Each portfolio's newest analysis (any status)."""
+    if not portfolio_ids:
+        return {}
+    newest = (
+        select(Analysis.portfolio_id, func.max(Analysis.created_at).label("created_at"))
+        .where(Analysis.portfolio_id.in_(portfolio_ids))
+        .group_by(Analysis.portfolio_id)
+        .subquery()
+    )
+    rows = db.execute(
+        select(Analysis.portfolio_id, Analysis.analysis_id).join(
+            newest,
+            and_(Analysis.portfolio_id == newest.c.portfolio_id, Analysis.created_at == newest.c.created_at),
+        )
+    ).all()
+    return {portfolio_id: analysis_id for portfolio_id, analysis_id in rows}
 
 
 def latest_uploads(db: Session, portfolio_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Upload]:
