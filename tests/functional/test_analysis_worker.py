@@ -227,3 +227,22 @@ def test_an_analysis_deleted_with_its_portfolio_before_it_ran_is_acknowledged(
     assert worker(job(env, analysis_id), lambda_context) == {"batchItemFailures": []}
     listed = env.s3.list_objects_v2(Bucket=env.bucket_names()[0], Prefix="analyses/")
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_a_job_is_left_for_another_invocation_when_too_little_time_is_left(
+    queued: tuple[Account, str, str], env: LocalResources, lambda_context: Any, database_url: str
+) -> None:
+    _, _, analysis_id = queued
+
+    class LateContext(type(lambda_context)):  # type: ignore[misc]
+        def get_remaining_time_in_millis(self) -> int:
+            return 8_000
+
+    # given a batch whose job arrives with 8 s left in the invocation (after earlier records of the batch)
+    batch = job(env, analysis_id)
+    batch["Records"].append(load_event("sqs_s3_test_event.json")["Records"][0])
+    # then the job is not started: its message is retried, the analysis still queued and never claimed
+    answer = worker(batch, LateContext())
+    assert answer["batchItemFailures"] == [{"itemIdentifier": batch["Records"][0]["messageId"]}]
+    untouched = row(database_url, analysis_id)
+    assert (untouched.status, untouched.attempts) == ("queued", 0)

@@ -49,11 +49,18 @@ from analysis.domain.errors import AnalysisInputError
 from analysis.domain.params import AnalysisParams, check_window, load_range
 
 DEFAULT_LEASE = timedelta(seconds=60)  # the worker's timeout, when the invocation's remaining time is unknown
+# A job is not started with less time left in the invocation than this (a batch of several large analyses): its
+# message is retried by another invocation instead of being killed halfway by the timeout.
+MIN_TIME_LEFT = timedelta(seconds=25)
 INTERNAL_ERROR = "the analysis could not be computed because of an internal error (it has been logged): run it again"
 
 
 class AnalysisBusyError(DependencyUnavailableError):
     """Another worker holds this analysis's claim: try again once its lease ends (the message is retried)."""
+
+
+class NotEnoughTimeError(DependencyUnavailableError):
+    """Too little of the invocation is left to start the analysis: the message is retried by another invocation."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,8 @@ class Loaded:
 
 def run(analysis_id: uuid.UUID, ports: Ports | None = None, *, lease: timedelta = DEFAULT_LEASE) -> str:
     """Run the analysis; what happened: ready, failed, or gone / duplicate (nothing to do)."""
+    if lease < MIN_TIME_LEFT:
+        raise NotEnoughTimeError(f"{lease.total_seconds():.0f} s left in this invocation: analysis {analysis_id} later")
     ports = ports or Ports.for_settings(get_settings())
     now = utcnow()
     with session_scope(ports.database_url) as session:
