@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from labfolio_common.auth.deps import CurrentUser, clear_session_cookie, client_address, set_session_cookie
-from labfolio_common.http import create_app, health_router
+from labfolio_common.http import body_schema, create_app, health_router, json_body
 
 from auth.deps import ServiceDep
 from auth.schemas import (
@@ -19,6 +19,11 @@ from auth.schemas import (
 )
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+# Bodies of protected routes are read by a dependency declared after CurrentUser, so a caller without a session gets
+# 401 before any 422 about the body (DESIGN.md §6: 401 -> 404 -> 422); FastAPI would otherwise decode JSON first.
+PasswordChangeBody = Annotated[PasswordChangeRequest, Depends(json_body(PasswordChangeRequest))]
+AccountDeletionBody = Annotated[AccountDeletionRequest, Depends(json_body(AccountDeletionRequest))]
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -70,17 +75,29 @@ async def get_me(user: CurrentUser) -> MePublic:
     return MePublic(user_id=user.user_id, username=user.username, created_at=user.created_at)
 
 
-@router.post("/password", status_code=204, response_class=Response, responses=_errors(401, 403, 422, 429))
+@router.post(
+    "/password",
+    status_code=204,
+    response_class=Response,
+    responses=_errors(401, 403, 422, 429),
+    openapi_extra=body_schema(PasswordChangeRequest),
+)
 async def change_password(
-    body: PasswordChangeRequest, user: CurrentUser, request: Request, service: ServiceDep
+    user: CurrentUser, body: PasswordChangeBody, request: Request, service: ServiceDep
 ) -> Response:
     """Set a new password; every other session of the account ends (this one stays)."""
     service.change_password(user, body.current_password, body.new_password, client_address(request))
     return Response(status_code=204)
 
 
-@router.delete("/me", status_code=204, response_class=Response, responses=_errors(401, 403, 422, 429))
-async def delete_me(body: AccountDeletionRequest, user: CurrentUser, request: Request, service: ServiceDep) -> Response:
+@router.delete(
+    "/me",
+    status_code=204,
+    response_class=Response,
+    responses=_errors(401, 403, 422, 429),
+    openapi_extra=body_schema(AccountDeletionRequest),
+)
+async def delete_me(user: CurrentUser, body: AccountDeletionBody, request: Request, service: ServiceDep) -> Response:
     """Delete the account with every portfolio, holding, analysis and uploaded object it owns."""
     from labfolio_common.aws import client
     from labfolio_common.settings import get_settings

@@ -8,17 +8,16 @@ declared after those two (`json_body`), not by FastAPI before the dependencies r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Annotated, Any
+from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends
 from labfolio_common.auth.deps import CurrentUser
 from labfolio_common.aws import client
 from labfolio_common.db.engine import session_factory
 from labfolio_common.db.models import Portfolio
+from labfolio_common.http import body_schema, json_body
 from labfolio_common.settings import get_settings
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from portfolios.adapters.sql_portfolios import find_owned
@@ -60,28 +59,4 @@ def owned_portfolio(portfolio_id: str, user: CurrentUser, db: SessionDep) -> Por
 
 OwnedPortfolio = Annotated[Portfolio, Depends(owned_portfolio)]
 
-
-def json_body[Model: BaseModel](model: type[Model]) -> Callable[[Request], Coroutine[Any, Any, Model]]:
-    """A dependency that reads the request's JSON body into `model` (422 listing each field, as FastAPI does)."""
-
-    async def parse(request: Request) -> Model:
-        raw = await request.body()
-        try:
-            return model.model_validate_json(raw or b"null")
-        except ValidationError as exc:
-            errors = [{**err, "loc": ("body", *err.get("loc", ()))} for err in exc.errors(include_url=False)]
-            raise RequestValidationError(errors) from None
-
-    return parse
-
-
-def body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra` documenting a JSON body read by `json_body`."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": model.model_json_schema(ref_template="#/components/schemas/{model}")}
-            },
-        }
-    }
+__all__ = ["body_schema", "json_body"]  # re-exported: the routes import them from here
