@@ -115,16 +115,6 @@ def test_tokens_that_fail_verification() -> None:
     assert accepted == []
 
 
-def test_argon2id_parameters_cost_50_to_250_ms_here() -> None:
-    passwords.hash_password("warm up the allocator")
-    samples = []
-    for _ in range(3):
-        start = time.perf_counter()
-        passwords.hash_password("correct horse battery")
-        samples.append(time.perf_counter() - start)
-    assert 0.05 <= sorted(samples)[1] <= 0.25, samples
-
-
 def test_hash_verifies_its_password_only() -> None:
     stored = passwords.hash_password("correct horse battery")
     assert stored.startswith("$argon2id$v=19$m=65536,t=2,p=1$")
