@@ -49,7 +49,11 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
 
 def make_stack(data_dir: Path, database_url: str) -> LocalStack:
     # port 0: the gateway and moto take free ports themselves (no race between picking a port and binding it)
-    return LocalStack(LocalConfig(port=0, moto_port=0, data_dir=data_dir, database_url=database_url, max_instances=1))
+    # no demo portfolio: these tests count the uploads and objects they make themselves
+    config = LocalConfig(
+        port=0, moto_port=0, data_dir=data_dir, database_url=database_url, max_instances=1, demo_portfolio=False
+    )
+    return LocalStack(config)
 
 
 @pytest.fixture
