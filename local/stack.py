@@ -77,6 +77,7 @@ class LocalStack:
         self._server: Any = None
         self._server_thread: threading.Thread | None = None
         self.demo_password: str | None = None
+        self._stopping = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
@@ -176,11 +177,13 @@ class LocalStack:
         factor_update = [s for s in self.schedulers if "FactorUpdateFunction" in s.rule_arn]
         deadline = time.monotonic() + timeout
         while any(s.runs == 0 for s in factor_update) and time.monotonic() < deadline:
-            time.sleep(0.1)
+            if self._stopping.wait(0.1):
+                return
         try:
             self.ensure_demo_portfolio()
         except Exception:
-            log.exception("demo portfolio not created")
+            if not self._stopping.is_set():  # stopped meanwhile: nothing to report
+                log.exception("demo portfolio not created")
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         return self.pools[logical_id].invoke(event)
@@ -190,6 +193,7 @@ class LocalStack:
         return create_gateway(self.model.routes, self.invoke, ROOT / "frontend")
 
     def stop(self, save: bool = True) -> None:
+        self._stopping.set()
         for thread in [*self.pollers, *self.schedulers]:
             thread.stop()
         for thread in [*self.pollers, *self.schedulers]:
