@@ -7,7 +7,7 @@
    analysis is ready (ingestion, the first job's imports and the factor ETFs' backfill included); then re-runs asked
    for through the API (POST → queue → worker → stored result → GET sees `ready`), against the 2 s target. Both the
    client's view (POST to ready) and the server's (the analysis's created_at to finished_at).
-3. Peak memory (ru_maxrss) of one process running the worker's use case (analysis.runner: load from the database,
+3. Peak memory (VmHWM) of one process running the worker's use case (analysis.runner: load from the database,
    engine, gzip CSV, store) for N synthetic holdings with cached prices, against the 500 MB target at N=500.
 """
 
@@ -228,7 +228,7 @@ def _seed(database_url: str, n: int, days: int) -> str:
 
 
 _MEASURE = """
-import json, resource, sys, time, uuid
+import json, sys, time, uuid
 sys.path[:0] = {paths!r}
 from labfolio_common.market.refresh import Outcome
 from analysis import runner
@@ -239,12 +239,17 @@ class Bucket:
     def put_object(self, **kw): Bucket.stored = len(kw["Body"])
     def delete_object(self, **kw): pass
 
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def status_mb(field):  # VmHWM: this process's peak RSS (ru_maxrss would carry the parent's over fork + exec)
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+
+before = status_mb("VmHWM")
 ports = runner.Ports({url!r}, Bucket(), "bench", backfill=lambda tickers: Outcome())
 start = time.perf_counter()
 outcome = runner.run(uuid.UUID({analysis_id!r}), ports)
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = status_mb("VmHWM")
 print(json.dumps({{"outcome": outcome, "seconds": seconds, "before_mb": before, "peak_mb": peak,
                    "stored_bytes": Bucket.stored}}))
 """
