@@ -5,6 +5,7 @@ Error body everywhere: {"error": "<short code>", "detail": <message or list of p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -120,7 +121,14 @@ def json_body[Model: BaseModel](model: type[Model]) -> Callable[[Request], Corou
     async def parse(request: Request) -> Model:
         raw = await request.body()
         try:
-            return model.model_validate_json(raw or b"null")
+            # json.loads as FastAPI does (it keeps escapes such as lone surrogates for the field rules to judge)
+            data = json.loads(raw or b"null")
+        except ValueError as exc:
+            position = getattr(exc, "pos", 0)
+            problem = {"type": "json_invalid", "loc": ("body", position), "msg": "JSON decode error", "input": {}}
+            raise RequestValidationError([problem]) from None
+        try:
+            return model.model_validate(data)
         except ValidationError as exc:
             errors = [{**err, "loc": ("body", *err.get("loc", ()))} for err in exc.errors(include_url=False)]
             raise RequestValidationError(errors) from None
