@@ -123,6 +123,10 @@ def json_body[Model: BaseModel](model: type[Model]) -> Callable[[Request], Corou
         try:
             # json.loads as FastAPI does (it keeps escapes such as lone surrogates for the field rules to judge)
             data = json.loads(raw or b"null")
+        except RecursionError:
+            # nesting deeper than the interpreter's stack: refuse it as invalid JSON rather than fail with a 500
+            problem = {"type": "json_invalid", "loc": ("body", 0), "msg": "JSON nested too deeply", "input": {}}
+            raise RequestValidationError([problem]) from None
         except ValueError as exc:
             position = getattr(exc, "pos", 0)
             problem = {"type": "json_invalid", "loc": ("body", position), "msg": "JSON decode error", "input": {}}

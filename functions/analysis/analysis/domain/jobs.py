@@ -22,7 +22,7 @@ def parse_job(body: str) -> uuid.UUID | None:
     """The analysis a job message names; None when the body is not a job message (an S3 event, junk)."""
     try:
         message = json.loads(body)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return None
     if not isinstance(message, dict) or message.get("type") != JOB_TYPE:
         return None
@@ -37,6 +37,6 @@ def is_job(body: str) -> bool:
     S3 event)."""
     try:
         message = json.loads(body)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return False
     return isinstance(message, dict) and message.get("type") == JOB_TYPE

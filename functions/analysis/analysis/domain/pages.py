@@ -35,7 +35,7 @@ def decode_cursor(token: str) -> Cursor:
         padded = token + "=" * (-len(token) % 4)
         created, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
         return Cursor(datetime.fromisoformat(created), uuid.UUID(ident))
-    except (binascii.Error, ValueError, TypeError, UnicodeError):
+    except (binascii.Error, ValueError, TypeError, UnicodeError, RecursionError):
         raise ValidationFailedError(
             [{"field": "query.cursor", "message": "not a cursor given by a previous page", "type": "value_error"}]
         ) from None

@@ -62,7 +62,7 @@ def parse_notification(body: str) -> list[ObjectCreated]:
     """
     try:
         message = json.loads(body)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise NotAnS3EventError("body is not JSON") from exc
     if not isinstance(message, dict):
         raise NotAnS3EventError("body is not a JSON object")
