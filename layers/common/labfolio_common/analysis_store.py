@@ -11,14 +11,12 @@ account's foreign keys.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any, Final
 
-from labfolio_common.errors import DependencyUnavailableError
+from labfolio_common import storage
 
 ANALYSES_PREFIX: Final = "analyses/"
 PRICES_FILE: Final = "prices.csv.gz"
-_DELETE_BATCH: Final = 1000  # S3 DeleteObjects' limit
 
 
 def user_prefix(user_id: uuid.UUID) -> str:
@@ -35,31 +33,4 @@ def prices_key(user_id: uuid.UUID, portfolio_id: uuid.UUID, analysis_id: uuid.UU
 
 def delete_folder(s3: Any, bucket: str, prefix: str) -> int:
     """Delete every object under `prefix` (a folder inside analyses/); return how many were deleted."""
-    if not prefix.startswith(ANALYSES_PREFIX) or not prefix.endswith("/") or prefix == ANALYSES_PREFIX:
-        raise ValueError(f"refusing to delete outside a folder of {ANALYSES_PREFIX}: {prefix!r}")
-    deleted = 0
-    for batch in _batches(_keys(s3, bucket, prefix)):
-        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
-        if answer.get("Errors"):
-            raise DependencyUnavailableError(f"could not delete {len(answer['Errors'])} stored analysis file(s)")
-        deleted += len(batch)
-    return deleted
-
-
-def _keys(s3: Any, bucket: str, prefix: str) -> Iterator[str]:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = str(item["Key"])
-            if key.startswith(prefix):
-                yield key
-
-
-def _batches(keys: Iterator[str]) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for key in keys:
-        batch.append(key)
-        if len(batch) == _DELETE_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    return storage.delete_folder(s3, bucket, prefix, root=ANALYSES_PREFIX, what="stored analysis file")

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from labfolio_common.errors import DependencyUnavailableError
+from labfolio_common import storage
 
 UPLOADS_PREFIX: Final = "uploads/"
 CSV_CONTENT_TYPE: Final = "text/csv"
 _UUID: Final = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _KEY: Final = re.compile(rf"uploads/({_UUID})/({_UUID})/({_UUID})\.csv")
-_DELETE_BATCH: Final = 1000  # S3 DeleteObjects' limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,31 +51,4 @@ def parse_upload_key(key: str) -> UploadKey | None:
 
 def delete_prefix(s3: Any, bucket: str, prefix: str) -> int:
     """Delete every object under `prefix` (which must lie inside uploads/); return how many were deleted."""
-    if not prefix.startswith(UPLOADS_PREFIX) or not prefix.endswith("/"):
-        raise ValueError(f"refusing to delete outside a folder of {UPLOADS_PREFIX}: {prefix!r}")
-    deleted = 0
-    for batch in _batches(_keys(s3, bucket, prefix)):
-        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
-        if answer.get("Errors"):
-            raise DependencyUnavailableError(f"could not delete {len(answer['Errors'])} uploaded object(s)")
-        deleted += len(batch)
-    return deleted
-
-
-def _keys(s3: Any, bucket: str, prefix: str) -> Iterator[str]:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = str(item["Key"])
-            if key.startswith(prefix):
-                yield key
-
-
-def _batches(keys: Iterator[str]) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for key in keys:
-        batch.append(key)
-        if len(batch) == _DELETE_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    return storage.delete_folder(s3, bucket, prefix, root=UPLOADS_PREFIX, what="uploaded object")

@@ -9,19 +9,16 @@ the rows were being deleted is swept too (and the worker drops an object whose o
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any, Final
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from labfolio_common import analysis_store
+from labfolio_common import analysis_store, uploads
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Account, Portfolio, Upload, UserPortfolio
-from labfolio_common.errors import DependencyUnavailableError
 
 UPLOADS_PREFIX: Final = "uploads/"
-_DELETE_BATCH: Final = 1000  # S3 DeleteObjects' limit
 
 
 def user_prefix(user_id: uuid.UUID) -> str:
@@ -32,12 +29,7 @@ def delete_user_objects(s3: Any, bucket: str, user_id: uuid.UUID) -> int:
     """Delete every object under `uploads/{user_id}/` and `analyses/{user_id}/`; return how many. Never touches
     another prefix."""
     deleted = analysis_store.delete_folder(s3, bucket, analysis_store.user_prefix(user_id))
-    for batch in _batches(_keys(s3, bucket, user_prefix(user_id))):
-        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
-        if answer.get("Errors"):
-            raise DependencyUnavailableError(f"could not delete {len(answer['Errors'])} uploaded object(s)")
-        deleted += len(batch)
-    return deleted
+    return deleted + uploads.delete_prefix(s3, bucket, user_prefix(user_id))
 
 
 def delete_account_rows(db: Session, user_id: uuid.UUID) -> bool:
@@ -60,22 +52,3 @@ def delete_account(database_url: str, user_id: uuid.UUID, *, s3: Any, bucket: st
         found = delete_account_rows(db, user_id)
     delete_user_objects(s3, bucket, user_id)
     return found
-
-
-def _keys(s3: Any, bucket: str, prefix: str) -> Iterator[str]:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = str(item["Key"])
-            if key.startswith(prefix):
-                yield key
-
-
-def _batches(keys: Iterator[str]) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for key in keys:
-        batch.append(key)
-        if len(batch) == _DELETE_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
