@@ -88,7 +88,7 @@ def page(session: Session, portfolio_id: uuid.UUID, limit: int, after: Cursor | 
         query = query.where(
             or_(
                 Analysis.created_at < after.created_at,
-                and_(Analysis.created_at == after.created_at, Analysis.analysis_id < after.analysis_id),
+                and_(Analysis.created_at == after.created_at, Analysis.analysis_id < after.item_id),
             )
         )
     return list(session.scalars(query).all())

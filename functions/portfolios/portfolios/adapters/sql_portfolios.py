@@ -56,7 +56,7 @@ def page(db: Session, user_id: uuid.UUID, limit: int, after: Cursor | None) -> l
         query = query.where(
             or_(
                 Portfolio.created_at < after.created_at,
-                and_(Portfolio.created_at == after.created_at, Portfolio.portfolio_id < after.portfolio_id),
+                and_(Portfolio.created_at == after.created_at, Portfolio.portfolio_id < after.item_id),
             )
         )
     return list(db.scalars(query).all())
