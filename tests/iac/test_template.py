@@ -134,8 +134,19 @@ def test_layer_is_built_by_sam_for_python312(resources: dict[str, Any]) -> None:
     layer = resources["CommonLayer"]
     assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/common"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
-    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+    # layers/common/Makefile (tools/lambda_build.py): pinned wheels, trimmed, with python3.12 bytecode.
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert "build-CommonLayer:" in (ROOT / "layers/common/Makefile").read_text()
     assert (ROOT / "layers/common/labfolio_common/__init__.py").is_file()
+
+
+def test_functions_with_a_makefile_build_have_their_target(resources: dict[str, Any]) -> None:
+    for name, resource in resources.items():
+        if resource["Type"] == "AWS::Serverless::Function" and resource.get("Metadata", {}).get("BuildMethod") == (
+            "makefile"
+        ):
+            makefile = ROOT / resource["Properties"]["CodeUri"] / "Makefile"
+            assert f"build-{name}:" in makefile.read_text(), f"{name}: no build-{name} target in {makefile}"
 
 
 def test_handlers_live_in_their_code_folders(functions: dict[str, dict[str, Any]]) -> None:
