@@ -1,5 +1,10 @@
 """The template as the local stack needs it: functions with their handlers, routes, queues and schedules, and a
-resolver for the intrinsic functions (Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::Select, Fn::If) over local values."""
+resolver for the intrinsic functions (Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::Select, Fn::If) over local values.
+
+Conditions are evaluated with the chosen parameters: a resource whose condition is false does not exist locally
+(e.g. the RDS resources when DatabaseUrl is given, as the local stack always does), and Fn::If resolves only the
+branch taken, so AWS-only resources (VPC, RDS, CloudFront, alarms) never need a local value. AWS::NoValue removes the
+property or list item it stands for."""
 
 from __future__ import annotations
 
@@ -62,9 +67,60 @@ class StackModel:
     routes: list[HttpRoute]
     sqs_sources: list[SqsSource]
     schedules: list[ScheduleSource]
+    conditions: dict[str, bool] = field(default_factory=dict)
 
     def resources_of_type(self, type_: str) -> dict[str, dict[str, Any]]:
-        return {k: v for k, v in self.template["Resources"].items() if v.get("Type") == type_}
+        """The resources of that type that exist with the chosen parameters (their Condition, if any, holds)."""
+        return {
+            k: v
+            for k, v in self.template["Resources"].items()
+            if v.get("Type") == type_ and self.conditions.get(v.get("Condition", ""), True)
+        }
+
+
+def _conditions(template: dict[str, Any], params: dict[str, str]) -> dict[str, bool]:
+    """Evaluate the template's Conditions (Fn::Equals/Not/And/Or, Condition, Ref and Fn::Join of parameters)."""
+    specs = template.get("Conditions", {})
+    done: dict[str, bool] = {}
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Ref":
+                if arg not in params:
+                    raise TemplateError(f"condition: !Ref {arg} is not a parameter")
+                return params[arg]
+            if key == "Fn::Join":
+                return str(arg[0]).join(str(value(v)) for v in value(arg[1]))
+            return truth(node)
+        if isinstance(node, list):
+            return [value(v) for v in node]
+        return str(node)
+
+    def truth(node: Any) -> bool:
+        ((key, arg),) = node.items()
+        if key == "Condition":
+            return evaluate(arg)
+        if key == "Fn::Equals":
+            return bool(value(arg[0]) == value(arg[1]))
+        if key == "Fn::Not":
+            return not truth(arg[0])
+        if key == "Fn::And":
+            return all(truth(a) for a in arg)
+        if key == "Fn::Or":
+            return any(truth(a) for a in arg)
+        raise TemplateError(f"condition function {key} is not emulated locally")
+
+    def evaluate(name: str) -> bool:
+        if name not in done:
+            if name not in specs:
+                raise TemplateError(f"condition {name} is not defined")
+            done[name] = truth(specs[name])
+        return done[name]
+
+    for name in specs:
+        evaluate(name)
+    return done
 
 
 def _parameters(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
@@ -139,8 +195,20 @@ def load_model(overrides: dict[str, str] | None = None, environment: str = "loca
                 )
             else:
                 raise TemplateError(f"{logical_id}.{name}: event type {event['Type']} is not emulated locally")
-    return StackModel(template, params, chosen.get("StackName", "labfolio-local"), functions, routes, sqs, schedules)
+    conditions = _conditions(template, params)
+    return StackModel(
+        template, params, chosen.get("StackName", "labfolio-local"), functions, routes, sqs, schedules, conditions
+    )
 
+
+class _NoValue:
+    """What !Ref AWS::NoValue resolves to: the enclosing property or list item is dropped."""
+
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+NO_VALUE: Any = _NoValue()
 
 _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
 
@@ -194,13 +262,18 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in (self.resolve(v) for v in value) if v is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((key, arg),) = value.items()
             if key == "Ref":
-                return self.ref(arg)
+                return NO_VALUE if arg == "AWS::NoValue" else self.ref(arg)
+            if key == "Fn::If":
+                name, if_true, if_false = arg
+                if name not in self.model.conditions:
+                    raise TemplateError(f"Fn::If: condition {name} is not defined")
+                return self.resolve(if_true if self.model.conditions[name] else if_false)
             if key == "Fn::GetAtt":
                 parts = arg if isinstance(arg, list) else str(arg).split(".", 1)
                 return self.get_att(parts[0], parts[1])
@@ -213,4 +286,5 @@ class Resolver:
                 return self.resolve(arg[1])[int(self.resolve(arg[0]))]
             if key.startswith("Fn::"):
                 raise TemplateError(f"intrinsic {key} is not emulated locally")
-        return {k: self.resolve(v) for k, v in value.items()}
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}

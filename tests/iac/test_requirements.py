@@ -32,7 +32,7 @@ def pins(path: Path) -> dict[str, str]:
 
 
 def test_every_function_has_a_requirements_file() -> None:
-    assert set(FUNCTIONS) == {"auth", "portfolios", "analysis", "factor_update"}
+    assert set(FUNCTIONS) == {"auth", "portfolios", "analysis", "factor_update", "migrate"}
 
 
 @pytest.mark.parametrize("path", [LAYER, *FUNCTIONS.values()], ids=lambda p: str(p.relative_to(ROOT)))

@@ -21,6 +21,7 @@ SERVICE_NAMES = {
     "AnalysisFunction": "analysis",
     "AnalysisWorkerFunction": "analysis-worker",
     "FactorUpdateFunction": "factor-update",
+    "MigrateFunction": "migrate",
 }
 # docs/CONTRACT.md, "HTTP routes": the gateway serves exactly these.
 ROUTES = {
@@ -57,20 +58,40 @@ ROUTES = {
     ("GET", "/api/analyses/{analysis_id}/export.csv"): "AnalysisFunction",
     ("GET", "/api/analyses/{analysis_id}/export.json"): "AnalysisFunction",
 }
+UPLOADS_BUCKET_NAME = "${AWS::StackName}-uploads-${AWS::AccountId}-${AWS::Region}"
+NO_VALUE = {"Ref": "AWS::NoValue"}
 GLOBAL_ENV = {
     "STAGE": {"Ref": "Stage"},
-    "DATABASE_URL": {"Ref": "DatabaseUrl"},
-    "UPLOADS_BUCKET": {"Ref": "UploadsBucket"},
+    "DATABASE_URL": {"Fn::If": ["HasDatabaseUrl", {"Ref": "DatabaseUrl"}, NO_VALUE]},
+    "DATABASE_SECRET_ARN": {"Fn::If": ["CreateDatabase", {"Ref": "DatabaseSecret"}, NO_VALUE]},
+    "DATABASE_HOST": {
+        "Fn::If": [
+            "CreateDatabase",
+            {
+                "Fn::If": [
+                    "UseRdsProxy",
+                    {"Fn::GetAtt": ["DatabaseProxy", "Endpoint"]},
+                    {"Fn::GetAtt": ["Database", "Endpoint.Address"]},
+                ]
+            },
+            NO_VALUE,
+        ]
+    },
+    "DATABASE_NAME": {"Fn::If": ["CreateDatabase", "labfolio", NO_VALUE]},
+    "UPLOADS_BUCKET": {"Fn::Sub": UPLOADS_BUCKET_NAME},
     "ANALYSIS_QUEUE_URL": {"Ref": "AnalysisQueue"},
     "MARKET_DATA_PROVIDER": {"Ref": "MarketDataProvider"},
     "JWT_SECRET_ARN": {"Ref": "JwtSigningKeySecret"},
     "POWERTOOLS_METRICS_NAMESPACE": "labfolio",
     "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
 }
-# Every IAM action each function's own policies grant (SAM adds logging, X-Ray and SQS polling itself).
+# Every IAM action each function's own policies grant (SAM adds logging, X-Ray, SQS polling and the factor update's
+# failure destination itself). Every function is in the VPC and reads the database secret when the stack creates RDS.
+IN_VPC = {"VPCAccessPolicy", "AWSSecretsManagerGetSecretValuePolicy"}
 GRANTS = {
-    "AuthFunction": {"AWSSecretsManagerGetSecretValuePolicy", "s3:ListBucket", "s3:DeleteObject"},
-    "PortfoliosFunction": {
+    "AuthFunction": IN_VPC | {"AWSSecretsManagerGetSecretValuePolicy", "s3:ListBucket", "s3:DeleteObject"},
+    "PortfoliosFunction": IN_VPC
+    | {
         "AWSSecretsManagerGetSecretValuePolicy",
         "s3:ListBucket",
         "s3:PutObject",
@@ -78,9 +99,10 @@ GRANTS = {
         "s3:DeleteObject",
         "sqs:GetQueueAttributes",
     },
-    "AnalysisFunction": {"AWSSecretsManagerGetSecretValuePolicy", "SQSSendMessagePolicy"},
-    "AnalysisWorkerFunction": {"SQSSendMessagePolicy", "s3:GetObject", "s3:DeleteObject", "s3:PutObject"},
-    "FactorUpdateFunction": set(),
+    "AnalysisFunction": IN_VPC | {"AWSSecretsManagerGetSecretValuePolicy", "SQSSendMessagePolicy"},
+    "AnalysisWorkerFunction": IN_VPC | {"SQSSendMessagePolicy", "s3:GetObject", "s3:DeleteObject", "s3:PutObject"},
+    "FactorUpdateFunction": IN_VPC,
+    "MigrateFunction": IN_VPC,
 }
 
 
@@ -93,9 +115,20 @@ def events_of(props: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {name: ev["Properties"] for name, ev in props.get("Events", {}).items() if ev["Type"] == kind}
 
 
-def statements(props: dict[str, Any]) -> list[dict[str, Any]]:
+def policies(props: dict[str, Any]) -> list[Any]:
+    """The function's policies, both branches of a Fn::If taken (AWS::NoValue dropped)."""
     out = []
     for policy in props.get("Policies", []):
+        if isinstance(policy, dict) and "Fn::If" in policy:
+            out += [branch for branch in policy["Fn::If"][1:] if branch != NO_VALUE]
+        else:
+            out.append(policy)
+    return out
+
+
+def statements(props: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for policy in policies(props):
         if isinstance(policy, dict) and "Statement" in policy:
             out += policy["Statement"]
     return out
@@ -234,7 +267,7 @@ def test_factor_update_runs_daily(functions: dict[str, dict[str, Any]]) -> None:
 def test_each_function_gets_only_its_own_grants(functions: dict[str, dict[str, Any]]) -> None:
     for name, props in functions.items():
         granted = set()
-        for policy in props.get("Policies", []):
+        for policy in policies(props):
             if isinstance(policy, dict) and "Statement" in policy:
                 for st in policy["Statement"]:
                     assert st["Effect"] == "Allow", name
@@ -250,7 +283,7 @@ def test_each_function_gets_only_its_own_grants(functions: dict[str, dict[str, A
 def test_s3_grants_are_scoped_to_the_uploads_bucket(functions: dict[str, dict[str, Any]]) -> None:
     """Object grants name one of the bucket's two folders: uploads/ (portfolio files) or analyses/ (the prices each
     analysis used, written only by the worker; deleted with their portfolio or account)."""
-    bucket = "arn:${AWS::Partition}:s3:::${UploadsBucket}"
+    bucket = "arn:${AWS::Partition}:s3:::" + UPLOADS_BUCKET_NAME
     folders = [{"Fn::Sub": bucket + "/uploads/*"}, {"Fn::Sub": bucket + "/analyses/*"}]
     for name, props in functions.items():
         for st in statements(props):
@@ -299,8 +332,11 @@ def test_bucket_is_private_and_encrypted(resources: dict[str, Any]) -> None:
     assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     assert "AccessControl" not in bucket
     # TLS only.
-    (policy,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::S3::BucketPolicy"]
-    assert policy["Bucket"] == {"Ref": "UploadsBucket"}
+    (policy,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": "UploadsBucket"}
+    ]
     (deny,) = policy["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
@@ -308,10 +344,14 @@ def test_bucket_is_private_and_encrypted(resources: dict[str, Any]) -> None:
 def test_bucket_cors_lets_only_the_frontend_post(template: dict[str, Any], resources: dict[str, Any]) -> None:
     (rule,) = resources["UploadsBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
     assert rule["AllowedMethods"] == ["POST"]
-    assert rule["AllowedOrigins"] == [{"Ref": "FrontendOrigin"}]
+    # The given origin (a custom domain; the local stack's gateway), else the stack's own distribution.
+    assert rule["AllowedOrigins"] == [
+        {"Fn::If": ["HasFrontendOrigin", {"Ref": "FrontendOrigin"}, {"Fn::Sub": "https://${Distribution.DomainName}"}]}
+    ]
+    assert template["Conditions"]["HasFrontendOrigin"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "FrontendOrigin"}, ""]}]}
     pattern = template["Parameters"]["FrontendOrigin"]["AllowedPattern"]
     assert re.fullmatch(pattern, "https://d111111abcdef8.cloudfront.net")
-    assert re.fullmatch(pattern, template["Parameters"]["FrontendOrigin"]["Default"])
+    assert template["Parameters"]["FrontendOrigin"]["Default"] == ""
     assert not re.fullmatch(pattern, "*") and not re.fullmatch(pattern, "https://x.example/path")
 
 
@@ -349,6 +389,7 @@ def test_queue_policy_admits_only_this_bucket(resources: dict[str, Any]) -> None
 def test_bucket_name_is_lower_case_by_construction(resources: dict[str, Any]) -> None:
     """Only pseudo parameters and lower-case literals: the stack name (the user's choice) must be lower-case."""
     name = resources["UploadsBucket"]["Properties"]["BucketName"]["Fn::Sub"]
+    assert name == UPLOADS_BUCKET_NAME  # the functions' environment and policies name it the same way
     literal = re.sub(r"\$\{AWS::(StackName|AccountId|Region)\}", "", name)
     assert re.fullmatch(r"[a-z0-9-]+", literal), name
     assert "${AWS::AccountId}" in name and "${AWS::Region}" in name  # bucket names are global
@@ -367,12 +408,36 @@ def test_parameters(template: dict[str, Any]) -> None:
         "MarketDataProvider",
         "LogLevel",
         "FrontendOrigin",
+        "ExistingVpcId",
+        "ExistingPrivateSubnetIds",
+        "InternetAccess",
+        "NatInstanceType",
+        "InterfaceEndpoints",
+        "DatabaseInstanceClass",
+        "DatabaseEngineVersion",
+        "DatabaseAllocatedStorage",
+        "DatabaseBackupRetentionDays",
+        "DatabaseDeletionProtection",
+        "DatabaseMultiAz",
+        "EnableRdsProxy",
+        "WorkerMaxConcurrency",
+        "WorkerReservedConcurrency",
+        "CloudFrontPriceClass",
+        "AlarmEmail",
     }
     assert params["Stage"]["Default"] == "dev"
     assert re.fullmatch(params["Stage"]["AllowedPattern"], "dev")
     assert not re.fullmatch(params["Stage"]["AllowedPattern"], "Dev")
     assert params["DatabaseUrl"]["NoEcho"] is True
-    assert "placeholder" in params["DatabaseUrl"]["Description"].lower()
+    assert params["DatabaseUrl"]["Default"] == ""  # empty: the stack creates RDS
+    # The cheapest settings are the defaults (README, "What it costs"): the smallest instance, no proxy, no standby,
+    # a NAT instance rather than a NAT gateway, no interface endpoints; deletion protection on.
+    assert params["DatabaseInstanceClass"]["Default"] == "db.t4g.micro"
+    assert params["EnableRdsProxy"]["Default"] == "false"
+    assert params["DatabaseMultiAz"]["Default"] == "false"
+    assert params["InternetAccess"]["Default"] == "NatInstance"
+    assert params["InterfaceEndpoints"]["Default"] == "false"
+    assert params["DatabaseDeletionProtection"]["Default"] == "true"
     assert params["QueueVisibilityTimeout"]["Type"] == "Number"
     assert int(params["QueueMaxReceiveCount"]["Default"]) == 5
     assert params["MarketDataProvider"]["AllowedValues"] == ["yfinance", "offline"]
@@ -381,7 +446,20 @@ def test_parameters(template: dict[str, Any]) -> None:
 
 
 def test_outputs(template: dict[str, Any]) -> None:
-    assert set(template["Outputs"]) == {"ApiUrl", "UploadsBucketName", "AnalysisQueueUrl", "AnalysisDeadLetterQueueUrl"}
+    assert set(template["Outputs"]) == {
+        "SiteUrl",
+        "ApiUrl",
+        "DistributionId",
+        "FrontendBucketName",
+        "UploadsBucketName",
+        "AnalysisQueueUrl",
+        "AnalysisDeadLetterQueueUrl",
+        "FactorUpdateFunctionName",
+        "DatabaseEndpoint",
+        "DatabaseSecretArn",
+        "AlarmTopicArn",
+    }
+    assert template["Outputs"]["SiteUrl"]["Value"] == {"Fn::Sub": "https://${Distribution.DomainName}"}
 
 
 def test_samconfig_local_overrides(template: dict[str, Any]) -> None:
@@ -390,6 +468,9 @@ def test_samconfig_local_overrides(template: dict[str, Any]) -> None:
         "QueueVisibilityTimeout": "5",
         "QueueMaxReceiveCount": "3",
         "MarketDataProvider": "offline",
+        # The local stack passes its own; with them, no RDS or CloudFront is part of the local model.
+        "DatabaseUrl": "sqlite:///.local/labfolio.db",
+        "FrontendOrigin": "http://127.0.0.1:8000",
     }
     params = template["Parameters"]
     config = tomllib.loads(SAMCONFIG_PATH.read_text(encoding="utf-8"))

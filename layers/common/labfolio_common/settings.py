@@ -7,9 +7,9 @@ Handler modules import with no environment set (so their import time can be meas
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from labfolio_common.errors import ConfigurationError
@@ -21,7 +21,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     stage: str = Field(default="local", min_length=1, max_length=32, pattern=r"^[a-z0-9-]+$")
-    database_url: str = Field(min_length=1, description="SQLAlchemy URL: postgresql+pg8000://... or sqlite:///...")
+    # The database: DATABASE_URL (the local stack, tests, a database of your own), or in AWS the RDS credentials
+    # secret and its companions, from which the URL is built on first use (labfolio_common.db.credentials).
+    database_url: str = Field(
+        min_length=1, repr=False, description="SQLAlchemy URL: postgresql+pg8000://... or sqlite:///..."
+    )
+    database_secret_arn: str | None = Field(default=None, min_length=1)
+    database_host: str | None = Field(default=None, min_length=1)
+    database_port: int | None = Field(default=None, ge=1, le=65535)
+    database_name: str | None = Field(default=None, min_length=1)
+    database_sslmode: Literal["disable", "require", "verify-ca", "verify-full"] = "require"
+    database_sslrootcert: str | None = Field(default=None, min_length=1)
     uploads_bucket: str = Field(min_length=3, max_length=63)
     analysis_queue_url: str = Field(min_length=1)
     # Market data (labfolio_common.market): MARKET_DATA_PROVIDER (set by template.yaml) or its alias
@@ -41,6 +51,27 @@ class Settings(BaseSettings):
     login_address_max_failures: int = Field(default=50, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _database_url_from_secret(cls, data: Any) -> Any:
+        """Without DATABASE_URL, build it from DATABASE_SECRET_ARN (one Secrets Manager read, on first use)."""
+        if not isinstance(data, dict):
+            return data
+        data = {k: v for k, v in data.items() if not (k.startswith("database_") and v == "")}
+        if data.get("database_url") or not data.get("database_secret_arn"):
+            return data
+        from labfolio_common.db.credentials import url_from_secret_arn
+
+        url = url_from_secret_arn(
+            str(data["database_secret_arn"]),
+            host=data.get("database_host"),
+            port=data.get("database_port"),
+            name=data.get("database_name"),
+            sslmode=data.get("database_sslmode"),
+            sslrootcert=data.get("database_sslrootcert"),
+        )
+        return {**data, "database_url": url}
 
 
 def _describe(exc: ValidationError) -> str:
