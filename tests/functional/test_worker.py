@@ -273,8 +273,8 @@ def test_worker_acknowledges_messages_that_are_not_s3_events(
 def test_sample_event_of_a_foreign_key_is_recorded_as_ignored(
     lambda_env: LocalResources, database_url: str, lambda_context: Any
 ) -> None:
-    # events/sqs_s3_object_created.json: a form-encoded key that names no portfolio
-    assert worker(load_event("sqs_s3_object_created.json"), lambda_context) == {"batchItemFailures": []}
+    # events/sqs_s3_object_created.json (in this stack's bucket): a form-encoded key that names no portfolio
+    assert worker(sample_upload_event(lambda_env), lambda_context) == {"batchItemFailures": []}
     [row] = uploads(database_url)
     assert (row.object_key.rsplit("/", 1)[-1], row.status) == ("my portfolio(2).csv", "ignored")
 
@@ -291,7 +291,7 @@ def test_worker_reports_only_the_failed_record_when_the_database_is_down(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/missing-dir/db.sqlite")
     get_settings.cache_clear()
     event = load_event("sqs_s3_test_event.json")
-    upload_record = load_event("sqs_s3_object_created.json")["Records"][0]
+    upload_record = sample_upload_event(lambda_env)["Records"][0]
     upload_record["messageId"] = "upload-message"
     event["Records"].append(upload_record)
     # when
@@ -303,22 +303,21 @@ def test_worker_reports_only_the_failed_record_when_the_database_is_down(
 def test_transient_failure_releases_the_claim_and_the_sweep_settles_what_is_left(
     lambda_env: LocalResources, database_url: str, lambda_context: Any
 ) -> None:
-    # given a notification for a portfolio's object that S3 cannot serve (its bucket does not exist)
+    # given a notification for a portfolio's object that S3 cannot serve (archived: GetObject answers
+    # InvalidObjectState)
     user_id, portfolio_id = make_portfolio(database_url)
     key = key_of(user_id, portfolio_id)
-    lambda_env.s3.put_object(Bucket=bucket(lambda_env), Key=key, Body=GOOD)
+    lambda_env.s3.put_object(Bucket=bucket(lambda_env), Key=key, Body=GOOD, StorageClass="GLACIER")
     event = notifications(lambda_env)
-    for record in event["Records"]:
-        record["body"] = record["body"].replace(bucket(lambda_env), "labfolio-no-such-bucket")
     # when the worker tries twice
     for _ in range(2):
         failures = worker(copy.deepcopy(event), lambda_context)["batchItemFailures"]
         assert len(failures) == 1
     # then the portfolio is processing, the upload released for the next attempt with the reason
     assert portfolio(database_url, portfolio_id).status == "processing"
-    [row] = [u for u in uploads(database_url) if u.bucket == "labfolio-no-such-bucket"]
+    [row] = uploads(database_url)
     assert (row.status, row.attempts, row.lease_until) == ("received", 2, None)
-    assert "NoSuchBucket" in (row.last_error or "")
+    assert "InvalidObjectState" in (row.last_error or "")
     # and once the retries ran out, the sweep abandons it and fails the portfolio with the reason
     from analysis.sweep import sweep
 
@@ -328,10 +327,11 @@ def test_transient_failure_releases_the_claim_and_the_sweep_settles_what_is_left
     found = portfolio(database_url, portfolio_id)
     assert found.status == "failed"
     [error] = found.errors
-    assert "could not be processed after repeated attempts" in error["message"] and "NoSuchBucket" in error["message"]
+    assert "could not be processed after repeated attempts" in error["message"]
+    assert "InvalidObjectState" in error["message"]
     # a redriven message may still claim the abandoned upload
     assert worker(copy.deepcopy(event), lambda_context)["batchItemFailures"]
-    assert [u.attempts for u in uploads(database_url) if u.bucket == "labfolio-no-such-bucket"] == [3]
+    assert [u.attempts for u in uploads(database_url)] == [3]
 
 
 def test_sweep_returns_a_ready_portfolio_to_ready(
@@ -374,6 +374,14 @@ def test_out_of_order_older_file_does_not_replace_newer_holdings(
     assert holdings(database_url, portfolio_id) == [("AAPL", 10.0), ("MSFT", 5.0)]
     assert [u.status for u in uploads(database_url) if u.object_key == old_key] == ["superseded"]
     assert not exists(lambda_env, old_key)
+
+
+def sample_upload_event(env: LocalResources) -> dict[str, Any]:
+    """events/sqs_s3_object_created.json with this stack's bucket (the worker ignores any other bucket's events)."""
+    event = load_event("sqs_s3_object_created.json")
+    for record in event["Records"]:
+        record["body"] = record["body"].replace("labfolio-dev-uploads-123456789012", bucket(env))
+    return event
 
 
 def _with_body(body: str) -> dict[str, Any]:

@@ -179,18 +179,16 @@ def test_oversized_object_and_poison_message(stack: tuple[LocalStack, str], data
     assert "the limit is 1,000,000" in found["errors"][0]["message"]
     assert objects(local, f"uploads/{alice.user_id}/{big['portfolio_id']}/") == []
 
-    # given a message that keeps failing for a transient reason (S3 cannot serve the object: no such bucket)
+    # given a message that keeps failing for a transient reason (S3 cannot serve the object: it is archived, and
+    # GetObject answers InvalidObjectState)
     stuck = alice("POST", "/api/portfolios", json={"portfolio_name": "Stuck"}).json()["portfolio_id"]
     key = f"uploads/{alice.user_id}/{stuck}/{uuid.uuid4()}.csv"
-    local.resources.sqs.send_message(
-        QueueUrl=local.resources.queue_url("AnalysisQueue"),
-        MessageBody=notification("labfolio-no-such-bucket", key, "0" * 32, 100),
-    )
+    local.resources.s3.put_object(Bucket=local.resources.bucket_names()[0], Key=key, Body=DEMO, StorageClass="GLACIER")
     # then SQS retries it maxReceiveCount (3) times, then moves it to the dead-letter queue
     wait_for(lambda: queue_depth(local, "AnalysisDeadLetterQueue") == 1, timeout=90, every=0.5)
     assert queue_depth(local, "AnalysisQueue") == 0
     [row] = upload_rows(database_url, stuck)
-    assert (row.status, row.attempts) == ("received", 3) and "NoSuchBucket" in (row.last_error or "")
+    assert (row.status, row.attempts) == ("received", 3) and "InvalidObjectState" in (row.last_error or "")
     assert alice.status(stuck) == "processing"
     # and the sweep, once the queue's retry window has passed, fails the portfolio with the reason
     from analysis.adapters.sqs_queue import retry_window

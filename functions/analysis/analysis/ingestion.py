@@ -40,6 +40,7 @@ from analysis.domain.ingestion import (
     Verdict,
     is_older,
     judge,
+    problem,
     status_after_failure,
     status_while_processing,
     too_large,
@@ -60,18 +61,25 @@ class Ports:
     database_url: str
     s3: Any
     max_bytes: int = MAX_BYTES
+    bucket: str | None = None  # the stack's uploads bucket: objects of any other bucket are never read
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Ports:
-        return cls(settings.database_url, client("s3"))
+        return cls(settings.database_url, client("s3"), bucket=settings.uploads_bucket)
 
 
 def ingest(obj: ObjectCreated, ports: Ports | None = None, *, lease: timedelta = DEFAULT_LEASE) -> str:
-    """Process one created object; return what happened: outside, ignored, duplicate, superseded, ready or failed."""
+    """Process one created object; return what happened: foreign, outside, ignored, duplicate, superseded, ready or
+    failed."""
     ports = ports or Ports.for_settings(get_settings())
     log = {"bucket": obj.bucket, "key": obj.key, "etag": obj.etag}
+    if ports.bucket is not None and obj.bucket != ports.bucket:  # another producer's event: nothing is read or stored
+        logger.warning("object of a bucket this stack does not own: ignored", extra=log)
+        metrics.add_metric(name="MessageIgnored", unit=MetricUnit.Count, value=1)
+        return "foreign"
     if not obj.key.startswith(UPLOADS_PREFIX):
         logger.warning("object outside uploads/ ignored", extra=log)
+        metrics.add_metric(name="MessageIgnored", unit=MetricUnit.Count, value=1)
         return "outside"
     key = parse_upload_key(obj.key)
     started = utcnow()
@@ -133,10 +141,25 @@ def _process(obj: ObjectCreated, claim: sql_uploads.Claim, key: UploadKey, ports
         with session_scope(ports.database_url) as session:
             if sql_uploads.holds(session, claim):
                 sql_uploads.finish(session, claim.upload_id, status, utcnow())
-        logger.info("uploaded object no longer as the event saw it", extra={**log, "outcome": status})
+                _settle_if_idle(session, key, fetched)
+        logger.warning("uploaded object no longer as the event saw it", extra={**log, "outcome": status})
+        metrics.add_metric(name="UploadObjectMissing", unit=MetricUnit.Count, value=1)
         return status
     verdict = _judge(fetched, ports)
     return _store(obj, claim, key, verdict, ports, log)
+
+
+def _settle_if_idle(session: Any, key: UploadKey, fetched: str) -> None:
+    """A portfolio this object had put in `processing`, with no other upload in flight, is settled at once (failed
+    without holdings, ready with them), as the sweep would settle it much later."""
+    portfolio = sql_uploads.owned_portfolio(session, key.user_id, key.portfolio_id, lock=True)
+    if portfolio is None or portfolio.status != "processing" or sql_uploads.in_flight(session, portfolio.portfolio_id):
+        return
+    after = status_after_failure(portfolio.holdings_count)
+    what = "deleted" if fetched == "gone" else "replaced"
+    errors = [problem(None, "*", f"the file was {what} before it could be read; upload it again")]
+    problems = {"errors": errors, "warnings": None} if after == "failed" else {}
+    sql_uploads.set_status(session, portfolio, after, utcnow(), **problems)
 
 
 def _judge(fetched: s3_uploads.Fetched, ports: Ports) -> Verdict:
@@ -229,6 +252,7 @@ def _release(database_url: str, claim: sql_uploads.Claim, exc: Exception) -> Non
     """Best effort: give the claim back so the retry may take it at once (if the database is down, the lease ends)."""
     reason = f"{type(exc).__name__}: {exc.detail}" if isinstance(exc, LabfolioError) else type(exc).__name__
     logger.warning("upload failed, will be retried", extra={"upload_id": str(claim.upload_id), "reason": reason})
+    metrics.add_metric(name="UploadRetried", unit=MetricUnit.Count, value=1)
     try:
         with session_scope(database_url) as session:
             sql_uploads.release(session, claim, reason)

@@ -47,6 +47,7 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
         objects = parse_notification(record.body)
     except NotAnS3EventError as exc:
         logger.warning("ignored message", extra={"message_id": record.message_id, "reason": str(exc)})
+        metrics.add_metric(name="MessageIgnored", unit=MetricUnit.Count, value=1)
         return
     for obj in objects:
         outcome = ingestion.ingest(obj, lease=_lease(lambda_context))
@@ -58,6 +59,7 @@ def run_job(record: SQSRecord, lambda_context: Any = None) -> None:
     analysis_id = parse_job(record.body)
     if analysis_id is None:
         logger.warning("malformed job message ignored", extra={"message_id": record.message_id})
+        metrics.add_metric(name="MessageIgnored", unit=MetricUnit.Count, value=1)
         return
     outcome = runner.run(analysis_id, lease=_lease(lambda_context))
     logger.debug("job handled", extra={"analysis_id": str(analysis_id), "outcome": outcome})

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote_plus
 
+# S3's own limits: a record beyond them was not written by S3 (and would not fit the uploads table's columns).
+MAX_BUCKET_CHARS = 63
+MAX_KEY_BYTES = 1024
+MAX_ETAG_CHARS = 128
+
 
 class NotAnS3EventError(ValueError):
     """The message body is not an S3 event notification (test event, junk, another producer)."""
@@ -45,14 +50,28 @@ def _object_created(record: dict[str, object]) -> ObjectCreated | None:
     bucket, obj = s3.get("bucket") or {}, s3.get("object") or {}
     if not bucket.get("name") or not obj.get("key"):
         raise NotAnS3EventError("S3 record without bucket name or object key")
-    return ObjectCreated(
+    created = ObjectCreated(
         bucket=str(bucket["name"]),
         key=unquote_plus(str(obj["key"])),  # keys in S3 events are form-encoded
-        size=int(obj.get("size") or 0),
+        size=_size(obj.get("size")),
         etag=str(obj.get("eTag") or obj.get("etag") or ""),
         event_time=_parse_time(record.get("eventTime")),
         event_name=name,
     )
+    if (
+        len(created.bucket) > MAX_BUCKET_CHARS
+        or len(created.key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES
+        or len(created.etag) > MAX_ETAG_CHARS
+    ):
+        raise NotAnS3EventError("S3 record with a bucket name, key or ETag longer than S3 allows")
+    return created
+
+
+def _size(value: object) -> int:
+    try:
+        return int(value or 0)  # type: ignore[call-overload,no-any-return]
+    except (TypeError, ValueError):
+        raise NotAnS3EventError("S3 record with an object size that is not a number") from None
 
 
 def parse_notification(body: str) -> list[ObjectCreated]:
