@@ -99,7 +99,15 @@ def list_factors(db: SessionDep) -> list[FactorPublic]:
     return [_public(row) for row in library.list_factors(db)]
 
 
-@router.get("/correlations", summary="Correlation matrix of factors' daily returns", response_model=CorrelationsPublic)
+NOT_FOUND = {404: {"description": "an unknown factor id"}, 422: {"description": "a bad date, window or id list"}}
+
+
+@router.get(
+    "/correlations",
+    summary="Correlation matrix of factors' daily returns",
+    response_model=CorrelationsPublic,
+    responses=NOT_FOUND,
+)
 def get_factor_correlations(
     db: SessionDep,
     ids: Annotated[str, Query(description="comma-separated factor ids, at least two", min_length=1)],
@@ -133,7 +141,9 @@ def get_factor_correlations(
     )
 
 
-@router.get("/{factor_id}/returns", summary="A factor's daily returns", response_model=FactorReturnsPublic)
+@router.get(
+    "/{factor_id}/returns", summary="A factor's daily returns", response_model=FactorReturnsPublic, responses=NOT_FOUND
+)
 def get_factor_returns(
     factor: KnownFactor, db: SessionDep, start: StartQuery = None, end: EndQuery = None
 ) -> FactorReturnsPublic:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from mangum import Mangum
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +26,18 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 def error_body(code: str, detail: Any) -> dict[str, Any]:
     return {"error": code, "detail": detail}
+
+
+class ErrorBody(BaseModel):
+    """The one error body of every function (documented on every 4xx/5xx answer of the OpenAPI documents)."""
+
+    error: str = Field(description="short code: unauthorized, forbidden, not_found, validation_error, ...")
+    detail: Any = Field(description="a message, or for validation_error a list of {field, message, type}")
+
+
+# FastAPI answers 400 with this detail when a JSON body is not text (e.g. not UTF-8): a malformed body is a 422 here,
+# as json_body answers for the routes that read their body after authentication.
+_BODY_NOT_PARSED = "There was an error parsing the body"
 
 
 def _status_code_name(status: int) -> str:
@@ -44,6 +56,9 @@ async def _labfolio_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _BODY_NOT_PARSED:
+        problem = {"field": "body", "message": "the body is not UTF-8 JSON", "type": "json_invalid"}
+        return JSONResponse(error_body("validation_error", [problem]), status_code=422)
     return JSONResponse(
         error_body(_status_code_name(exc.status_code), exc.detail),
         status_code=exc.status_code,
@@ -99,7 +114,36 @@ def create_app(function: str, routers: Sequence[APIRouter], *, title: str, versi
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(CatchUnexpected)
+    _document_error_bodies(app)
     return app
+
+
+def _document_error_bodies(app: FastAPI) -> None:
+    """Every 4xx/5xx answer of the OpenAPI document carries ErrorBody (FastAPI would document its own 422 shape,
+    which this app never sends), unless the route documents another model for it (e.g. /api/health's 503)."""
+    from fastapi.openapi.utils import get_openapi
+
+    ref = {"$ref": "#/components/schemas/ErrorBody"}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        components["ErrorBody"] = ErrorBody.model_json_schema()
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                for code, response in operation.get("responses", {}).items():
+                    content = response.get("content", {}).get("application/json", {})
+                    own = content.get("schema") and "HTTPValidationError" not in json.dumps(content["schema"])
+                    if code[:1] in ("4", "5") and not own:
+                        response["content"] = {"application/json": {"schema": ref}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def health_router(function: str) -> APIRouter:
@@ -115,11 +159,18 @@ def health_router(function: str) -> APIRouter:
     return router
 
 
-def json_body[Model: BaseModel](model: type[Model]) -> Callable[[Request], Coroutine[Any, Any, Model]]:
-    """A dependency that reads the request's JSON body into `model` (422 listing each field, as FastAPI does)."""
+def json_body[Model: BaseModel](
+    model: type[Model], *, empty_means_defaults: bool = False
+) -> Callable[[Request], Coroutine[Any, Any, Model]]:
+    """A dependency that reads the request's JSON body into `model` (422 listing each field, as FastAPI does).
+
+    With `empty_means_defaults`, a missing or blank body is `{}` (every field's default) instead of a 422.
+    """
 
     async def parse(request: Request) -> Model:
         raw = await request.body()
+        if empty_means_defaults and not raw.strip():
+            raw = b"{}"
         try:
             # json.loads as FastAPI does (it keeps escapes such as lone surrogates for the field rules to judge)
             data = json.loads(raw or b"null")
@@ -140,11 +191,11 @@ def json_body[Model: BaseModel](model: type[Model]) -> Callable[[Request], Corou
     return parse
 
 
-def body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra` documenting a JSON body read by `json_body`."""
+def body_schema(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+    """`openapi_extra` documenting a JSON body read by `json_body` (not required: `empty_means_defaults`)."""
     return {
         "requestBody": {
-            "required": True,
+            "required": required,
             "content": {
                 "application/json": {"schema": model.model_json_schema(ref_template="#/components/schemas/{model}")}
             },

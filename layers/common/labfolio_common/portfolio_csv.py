@@ -29,6 +29,7 @@ from labfolio_common.errors import ValidationFailedError
 
 MAX_BYTES = 1_000_000
 MAX_HOLDINGS = 5_000
+MAX_PROBLEMS = 100  # listed per file: a hostile file could otherwise make a list too large to store or answer
 ALIASES: dict[str, str] = {
     "ticker": "ticker",
     "yf_ticker": "ticker",
@@ -78,6 +79,8 @@ def _decode(data: bytes) -> str:
         raise PortfolioCsvError([_problem(1, "*", "the file is empty")])
     if len(data) > MAX_BYTES:
         raise PortfolioCsvError([_problem(1, "*", f"the file is {len(data):,} bytes; the limit is {MAX_BYTES:,}")])
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise PortfolioCsvError([_problem(1, "*", "the file is UTF-16 text; save it as CSV UTF-8")])
     if b"\x00" in data:
         raise PortfolioCsvError([_problem(1, "*", "this is a binary file, not a CSV text file")])
     try:
@@ -261,10 +264,12 @@ def parse_portfolio_csv(data: bytes) -> ParsedPortfolio:
             row = reader.line_num
             if not any(c.strip() for c in cells):
                 continue
+            if len(problems) >= MAX_PROBLEMS:
+                break
             if columns is None:
                 columns, header_problems = _columns(cells)
                 if header_problems:
-                    raise PortfolioCsvError(header_problems)
+                    raise PortfolioCsvError(_capped(header_problems))
                 width = len(cells)
                 unnamed = [index for index, name in enumerate(cells) if not name.strip()]
                 continue
@@ -291,8 +296,17 @@ def parse_portfolio_csv(data: bytes) -> ParsedPortfolio:
     if kind == "weight" and holdings and not problems:
         holdings = _normalise_weights(holdings, problems)
     if problems:
-        raise PortfolioCsvError(problems)
+        raise PortfolioCsvError(_capped(problems))
     return ParsedPortfolio(kind, holdings, warnings)
+
+
+def _capped(problems: list[Problem]) -> list[Problem]:
+    """At most MAX_PROBLEMS problems, then one saying that the list stops there (reading stopped at that point)."""
+    if len(problems) < MAX_PROBLEMS:
+        return problems
+    shown = problems[:MAX_PROBLEMS]
+    last = shown[-1]["row"]
+    return [*shown, _problem(int(last), "*", f"only the first {MAX_PROBLEMS} problems are listed; fix them first")]
 
 
 def template_csv() -> bytes:
