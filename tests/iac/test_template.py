@@ -86,17 +86,21 @@ GLOBAL_ENV = {
     "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
 }
 # Every IAM action each function's own policies grant (SAM adds logging, X-Ray, SQS polling and the factor update's
-# failure destination itself). Every function is in the VPC and reads the database secret when the stack creates RDS.
-IN_VPC = {"VPCAccessPolicy", "AWSSecretsManagerGetSecretValuePolicy"}
+# failure destination itself, and AWSLambdaVPCAccessExecutionRole for the VPC). Every function reads the database
+# secret when the stack creates RDS.
+IN_VPC = {"AWSSecretsManagerGetSecretValuePolicy"}
 GRANTS = {
-    "AuthFunction": IN_VPC | {"AWSSecretsManagerGetSecretValuePolicy", "s3:ListBucket", "s3:DeleteObject"},
+    "AuthFunction": IN_VPC
+    | {"AWSSecretsManagerGetSecretValuePolicy", "s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion"},
     "PortfoliosFunction": IN_VPC
     | {
         "AWSSecretsManagerGetSecretValuePolicy",
         "s3:ListBucket",
+        "s3:ListBucketVersions",
         "s3:PutObject",
         "s3:GetObject",
         "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
         "sqs:GetQueueAttributes",
     },
     "AnalysisFunction": IN_VPC | {"AWSSecretsManagerGetSecretValuePolicy", "SQSSendMessagePolicy"},
@@ -291,7 +295,7 @@ def test_s3_grants_are_scoped_to_the_uploads_bucket(functions: dict[str, dict[st
             if not any(a.startswith("s3:") for a in actions):
                 continue
             (resource,) = as_list(st["Resource"])
-            if actions == ["s3:ListBucket"]:
+            if actions in (["s3:ListBucket"], ["s3:ListBucketVersions"]):
                 assert resource == {"Fn::Sub": bucket}, name
             else:
                 assert resource in folders, name
