@@ -1,7 +1,9 @@
 """labfolio benchmarks: `make bench` (one BLAS thread). Prints tables; nothing here passes or fails.
 
-1. Cold-start proxy: each handler module's import time in a fresh interpreter, without a bytecode cache (as
-   `sam build` ships the code) and with one, median of several runs; and whether numpy/pandas got loaded.
+1. Cold start as Lambda starts (bench/cold_start.py): a cold `sam build` (timed; `--build-dir` reuses one), each
+   function's unzipped size with its layers against Lambda's limit, and each handler imported from the build output
+   alone in a fresh interpreter, with the bytecode the build ships and without it, median of several runs; what the
+   first use adds (numpy, pandas, yfinance) and whether the import loaded them.
 2. Warm latency: each HTTP handler invoked in-process with its health event (API Gateway v2) N times: p50/p99.
 3. Market data (bench/market.py): 50 factors x 10 years of returns into PostgreSQL (DATABASE_URL), bulk vs row by
    row, an incremental day, peak memory.
@@ -23,57 +25,18 @@ import argparse
 import copy
 import json
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from bench.analysis import bench_analysis
 from bench.auth import bench_auth
+from bench.cold_start import bench_cold_start
 from bench.market import bench_market_data
 from bench.portfolios import bench_portfolios
 
 ROOT = Path(__file__).resolve().parent.parent
-HANDLERS = {
-    "auth.handler": "functions/auth",
-    "portfolios.handler": "functions/portfolios",
-    "analysis.handler": "functions/analysis",
-    "analysis.worker": "functions/analysis",
-    "factor_update.handler": "functions/factor_update",
-}
 HTTP = {"auth": "auth.handler", "portfolios": "portfolios.handler", "analysis": "analysis.handler"}
-HEAVY = ("numpy", "pandas", "statsmodels", "scipy")
-
-
-def import_once(module: str, cache_dir: str) -> tuple[float, bool]:
-    code = (
-        "import sys, time, json; t = time.perf_counter(); import " + module + "; "
-        "print(json.dumps([time.perf_counter() - t, any(m.split('.')[0] in " + repr(HEAVY) + " for m in sys.modules)]))"
-    )
-    env = {
-        "PYTHONPATH": f"{ROOT / HANDLERS[module]}:{ROOT / 'layers/common'}",
-        "PYTHONPYCACHEPREFIX": cache_dir,
-        "PATH": os.environ.get("PATH", ""),
-    }
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd="/")
-    seconds, heavy = json.loads(out.stdout.strip().splitlines()[-1])
-    return float(seconds), bool(heavy)
-
-
-def bench_imports(runs: int) -> None:
-    print(f"\nCold start proxy: import time of each handler module, fresh interpreter (median of {runs})")
-    print(f"{'module':<24}{'no .pyc (s)':>13}{'with .pyc (s)':>15}{'ratio':>8}  numpy/pandas loaded")
-    for module in HANDLERS:
-        cold, warm, heavy = [], [], False
-        for _ in range(runs):
-            with tempfile.TemporaryDirectory() as cache:  # empty cache: every module compiled from source
-                seconds, heavy = import_once(module, cache)
-                cold.append(seconds)
-                warm.append(import_once(module, cache)[0])  # same cache, now filled
-        c, w = statistics.median(cold), statistics.median(warm)
-        print(f"{module:<24}{c:>13.3f}{w:>15.3f}{c / w:>8.1f}  {'yes' if heavy else 'no'}")
 
 
 class Context:
@@ -142,10 +105,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--import-runs", type=int, default=3)
+    parser.add_argument("--build-dir", type=Path, help="an existing `sam build` output (default: a fresh build)")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     database_url = os.environ.get("DATABASE_URL")  # read before bench_warm sets its own
-    bench_imports(args.import_runs)
+    bench_cold_start(args.import_runs, args.build_dir)
     bench_warm(args.iterations)
     bench_market_data(database_url)
     bench_auth(database_url, args.iterations, args.import_runs)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+LAMBDA_LIMIT = 262_144_000  # bytes unzipped: a function's code plus all its layers (Lambda's hard limit)
 # What the python3.12 Lambda runtime provides and the layer does not necessarily ship (the layer's own copies win).
 RUNTIME_PACKAGES = ("boto3", "s3transfer", "botocore", "jmespath", "dateutil", "six", "urllib3")
 
