@@ -17,11 +17,11 @@ import json
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, Query, Response
 from labfolio_common.auth.deps import CurrentUser
 from labfolio_common.db.models import Analysis
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from labfolio_common.http import body_schema, json_body
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from analysis.analyses import AnalysisRequest
 from analysis.deps import AnalysesServiceDep, OwnedAnalysis, OwnedPortfolio
@@ -117,27 +117,9 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"description": meaning[code]} for code in codes}
 
 
-async def _body(request: Request) -> AnalysisCreate:
-    """The JSON body (empty: every default), read after the portfolio was found (401 → 404 → 422)."""
-    raw = (await request.body()).strip() or b"{}"
-    try:
-        return AnalysisCreate.model_validate_json(raw)
-    except ValidationError as exc:
-        errors = [{**err, "loc": ("body", *err.get("loc", ()))} for err in exc.errors(include_url=False)]
-        raise RequestValidationError(errors) from None
-
-
-CreateBody = Annotated[AnalysisCreate, Depends(_body)]
-CREATE_BODY = {
-    "requestBody": {
-        "required": False,
-        "content": {
-            "application/json": {
-                "schema": AnalysisCreate.model_json_schema(ref_template="#/components/schemas/{model}")
-            }
-        },
-    }
-}
+# read after the portfolio was found (401 → 404 → 422); an empty body means every default
+CreateBody = Annotated[AnalysisCreate, Depends(json_body(AnalysisCreate, empty_means_defaults=True))]
+CREATE_BODY = body_schema(AnalysisCreate, required=False)
 
 
 def _time(value: datetime | None) -> str | None:
