@@ -11,13 +11,14 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv dev postgres test test-fast lint format bench build validate deploy browser clean reset-password
+.PHONY: help venv dev postgres test test-fast lint format bench build validate deploy deploy-frontend browser clean reset-password
 
 help:
 	@echo "make dev     set up and start the local stack at http://127.0.0.1:$${LABFOLIO_PORT:-8000}"
 	@echo "make test    set up and run the whole suite (PostgreSQL from DATABASE_URL, or a throwaway cluster)"
 	@echo "make lint    ruff + mypy          make bench   benchmarks (one BLAS thread)"
-	@echo "make build   sam build            make deploy  sam deploy --guided"
+	@echo "make build   sam build            make deploy  sam deploy --guided, then make deploy-frontend"
+	@echo "make deploy-frontend   upload frontend/ to the stack's bucket and invalidate CloudFront (STACK=...)"
 	@echo "make reset-password ACCOUNT=<username>   operator: new password (printed), every session ended"
 
 # The virtual environment, installed exactly from uv.lock (re-synced when the lock changes).
@@ -67,6 +68,18 @@ validate: venv
 
 deploy: build
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam deploy --guided
+	$(MAKE) deploy-frontend
+
+# The static site after `sam deploy`: frontend/ into the stack's frontend bucket, then a CloudFront invalidation.
+# Needs the AWS CLI (v2) with the same credentials and region as the deploy; STACK defaults to samconfig.toml's.
+STACK ?= $(shell sed -n 's/^stack_name *= *"\(.*\)"/\1/p' samconfig.toml | head -1)
+stack_output = $$(aws cloudformation describe-stacks --stack-name "$(STACK)" --query "Stacks[0].Outputs[?OutputKey=='$(1)'].OutputValue" --output text)
+deploy-frontend:
+	@bucket=$(call stack_output,FrontendBucketName) && distribution=$(call stack_output,DistributionId) && \
+	site=$(call stack_output,SiteUrl) && test -n "$$bucket" -a "$$bucket" != None && \
+	aws s3 sync frontend/ "s3://$$bucket/" --delete --exclude README.md --cache-control "public, max-age=300" && \
+	aws cloudfront create-invalidation --distribution-id "$$distribution" --paths "/*" --query Invalidation.Id --output text && \
+	echo "labfolio is at $$site"
 
 # Operator's password reset (there is no email): a generated password is printed and every session of the account
 # ends. The database is DATABASE_URL, else the local stack's SQLite file.
