@@ -17,6 +17,9 @@
 7. Analyses (bench/analysis.py): the worker's import time (and what its first job adds); end to end on the local
    stack for the demo portfolio (upload → default analysis ready; re-runs POST → queue → worker → stored result,
    against 2 s), on SQLite and PostgreSQL; the worker's peak memory for one job at N=500 and N=5,000.
+8. Load (bench/load.py; alone: `python -m bench load [--seconds S] [--clients 10 50] [--burst N]`): 10 and 50
+   concurrent clients on list-portfolios and get-analysis through the local gateway on PostgreSQL (req/s, p50/p99,
+   errors), and a burst of 500 uploads until all are ready (none lost, none duplicated).
 """
 
 from __future__ import annotations
@@ -102,6 +105,11 @@ def bench_engine() -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["load"]:  # the load run alone
+        from bench.load import main as load_main
+
+        load_main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--import-runs", type=int, default=3)
@@ -116,6 +124,9 @@ def main() -> None:
     bench_engine()
     bench_portfolios(database_url)
     bench_analysis(database_url)
+    from bench.load import bench_load
+
+    bench_load(database_url)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,11 @@ What matters about yfinance (1.7), and how this adapter deals with it:
 - Rate limits (`YFRateLimitError`, "Too Many Requests") and network errors are transient: those tickers are
   downloaded again, together, after an exponential backoff. Unknown or delisted tickers are not retried.
 - One batched download per fetch, from the earliest start asked; each ticker is then cut to its own start.
+- A download that hangs is abandoned: yfinance's `timeout` bounds each HTTP request, not the batch, so the call runs
+  in a thread that is waited for at most `call_limit_s` (by default the request timeout + 10 s + 0.25 s per ticker).
+  Past it, every ticker of the batch fails with "timed out" (a transient reason: the caller retries later, the old
+  data stays) and no further attempt is made in this fetch, so that a hanging source cannot use up the caller's
+  own timeout.
 - `end` is exclusive in yfinance: the adapter passes `end + 1 day`. During US trading hours the last row is the live
   price, not a close; the next daily run's overlap window overwrites it with the close.
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 import ast
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +37,7 @@ from labfolio_common.observability import logger
 Download = Callable[..., Any]  # yfinance.download's signature; returns a pandas DataFrame
 
 NO_DATA: Final = "no prices returned (unknown or delisted ticker, or no trading in the window)"
+TIMED_OUT: Final = "download timed out"
 _TRANSIENT: Final = re.compile(
     r"rate.?limit|too many requests|timed? ?out|timeout|curl|connection|network|temporar|resolve host|50[234]",
     re.IGNORECASE,
@@ -54,6 +61,7 @@ class YFinanceMarketData:
         attempts: int = 3,
         backoff_s: float = 2.0,
         timeout_s: float = 20.0,
+        call_limit_s: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         today: Callable[[], date] | None = None,
     ) -> None:
@@ -61,6 +69,7 @@ class YFinanceMarketData:
         self._attempts = max(1, attempts)
         self._backoff_s = backoff_s
         self._timeout_s = timeout_s
+        self._call_limit_s = call_limit_s
         self._sleep = sleep
         self._today = today or (lambda: datetime.now(UTC).date())
 
@@ -91,6 +100,9 @@ class YFinanceMarketData:
                 self._sleep(delay)
             got, reasons = self._fetch_once(pending, end)
             result.prices.update(got)
+            if any(reason.startswith(TIMED_OUT) for reason in reasons.values()):
+                result.failed.update(reasons)  # a hanging source is not asked again in this fetch
+                return result
             retry = {t: s for t, s in pending.items() if t in reasons and is_transient(reasons[t])}
             for ticker, reason in reasons.items():
                 if ticker not in retry:
@@ -105,8 +117,14 @@ class YFinanceMarketData:
         errors = _YFinanceErrors()
         yf_logger = logging.getLogger("yfinance")
         yf_logger.addHandler(errors)
+        limit = self._call_limit_s
+        if limit is None:
+            limit = self._timeout_s + 10.0 + 0.25 * len(tickers)
         try:
-            frame = self._call_download(tickers, min(starts.values()), end)
+            frame = _within(limit, lambda: self._call_download(tickers, min(starts.values()), end))
+        except TimeoutError:
+            logger.warning("yfinance download timed out", extra={"tickers": len(tickers), "limit_s": limit})
+            return {}, {t: f"{TIMED_OUT} after {limit:.0f} s (the market-data source did not answer)" for t in tickers}
         except Exception as exc:  # whatever the library raises, every ticker of the batch failed the same way
             return {}, {t: f"download failed: {type(exc).__name__}: {exc}" for t in tickers}
         finally:
@@ -141,6 +159,26 @@ class YFinanceMarketData:
             threads=True,
             timeout=self._timeout_s,
         )
+
+
+def _within(limit_s: float, call: Callable[[], Any]) -> Any:
+    """`call()`'s result, or TimeoutError once `limit_s` has passed (the call is left to finish in its thread)."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="yfinance-download", daemon=True)
+    thread.start()
+    thread.join(limit_s)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {limit_s:.1f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 def adjusted_closes(frame: Any, tickers: Iterable[str]) -> dict[str, PriceSeries]:
