@@ -339,3 +339,59 @@ def test_factor_library(page: Any, screenshots: Path) -> None:
     for category in {f["factor_category"] for f in factors}:
         assert page.locator("h2", has_text=category).count() >= 1
     page.screenshot(path=screenshots / "factors.png", full_page=True)
+
+
+# Hostile values in every place user data is shown (issue 9): the portfolio's name, the file's column names and
+# cells echoed in the row errors, the analysis page's heading. The payloads either call alert() or retitle the page
+# when run as markup; the page must show them as text, create no element from them, and open no dialog.
+HOSTILE_NAME = "<img src=x onerror=alert(1)>"
+RENAMED = '"><svg onload=alert(2)><img src=x onerror="document.title=\'pwned\'">'
+HOSTILE_CSV = (
+    "ticker,quantity,<img src=x onerror=alert(3)>\n"
+    "AAPL,<svg/onload=alert(4)>,\n"
+    "<script>alert(5)</script>,1,\n"
+    "MSFT,10,<b onmouseover=alert(6)>x</b>\n"
+)
+
+
+def test_hostile_names_and_cells_are_shown_as_text_and_run_nothing(
+    page: Any, tmp_path: Path, template_csv: Path
+) -> None:
+    fired: list[str] = []
+    page.on("dialog", lambda dialog: fired.append(f"{dialog.type}: {dialog.message}"))
+    hostile = tmp_path / "hostile.csv"
+    hostile.write_text(HOSTILE_CSV)
+    sign_up(page)
+    portfolio_id = create_portfolio(page, HOSTILE_NAME, hostile)
+    wait_status(page, "failed")
+    assert page.locator("#portfolio-name").inner_text() == HOSTILE_NAME
+    # the header's column name is refused and shown as it was typed, in text
+    page.wait_for_selector("#row-errors")
+    errors = page.locator("#row-errors").inner_text()
+    assert "<img src=x onerror=alert(3)>" in errors, errors
+    assert page.locator("main [onerror], main [onload], main [onmouseover], main script").count() == 0
+    # the header fixed, the cells are judged: their problems echo the values, as text
+    hostile.write_text("ticker,quantity\nAAPL,<svg/onload=alert(4)>\n<script>alert(5)</script>,1\n")
+    page.set_input_files("#reupload-file", str(hostile))
+    page.wait_for_function("document.querySelector('#row-errors')?.innerText.includes('<svg/onload=alert(4)>')")
+    assert "<SCRIPT>ALERT(5)</SC" in page.locator("#row-errors").inner_text()
+    assert page.locator("main [onerror], main [onload], main script, main svg[onload]").count() == 0
+    # a good file: the name on the list, the portfolio and the analysis pages is text
+    page.set_input_files("#reupload-file", str(template_csv))
+    wait_status(page, "ready")
+    page.goto("/#/portfolios")
+    page.locator("#portfolio-table a.pname").wait_for()
+    assert page.locator("#portfolio-table a.pname").inner_text() == HOSTILE_NAME
+    page.goto(f"/#/portfolios/{portfolio_id}")
+    page.click("#rename")
+    page.fill("#f-rename", RENAMED)
+    page.click("#rename-form button[type=submit]")
+    page.wait_for_function(f"document.querySelector('#portfolio-name').textContent === {json.dumps(RENAMED)}")
+    page.wait_for_selector("#analysis-form")
+    page.click("#run-analysis")
+    page.wait_for_url(re.compile(r".*#/analyses/[0-9a-f-]{36}$"))
+    page.wait_for_selector("#chart-correlations[data-drawn=true]", timeout=90_000)
+    assert page.locator(".page-head .subtitle").inner_text() == RENAMED
+    assert page.locator("main [onerror], main [onload], main script").count() == 0
+    assert page.title() != "pwned"
+    assert fired == [], fired
