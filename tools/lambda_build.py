@@ -95,9 +95,11 @@ def copy_code(source: Path, packages: list[str], target: Path) -> None:
         )
 
 
-def compile_all(root: Path) -> None:
+def compile_all(root: Path, runtime_dir: str) -> None:
+    """Bytecode for every module, naming its source where Lambda unpacks it (/var/task, /opt/python): the files
+    are the same from one build to the next (no build path or timestamp inside), so unchanged code deploys as such."""
     ok = compileall.compile_dir(
-        root, quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+        root, quiet=1, workers=0, ddir=runtime_dir, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
     )
     if not ok:
         raise SystemExit(f"compileall failed under {root}")
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         only = {normalize(name) for name in args.only} if args.only else None
         pip_install(requirement_lines(args.source / args.requirements, only), target, args.python)
     removed = trim(target)
-    compile_all(target)
+    compile_all(target, f"/opt/{args.subdir}" if args.subdir else "/var/task")
     size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
     print(f"{target}: {size / 1e6:.1f} MB with bytecode, {removed / 1e6:.1f} MB of tests/stubs removed")
 

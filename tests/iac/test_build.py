@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from local.template import load_template
-from tools.lambda_env import built_functions, run_in, runtime_folder, tree_size
+from tools.lambda_env import RUNTIME_PACKAGES, built_functions, run_in, runtime_folder, tree_size
 
 from .conftest import ROOT, SAM, VENV_BIN, run, tool_env
 from .lockfile import normalize, pinned_version, read_requirements
@@ -134,11 +135,22 @@ def test_built_folders_are_trimmed_and_compiled(build: dict[str, Any]) -> None:
         assert sources, folder
         assert not [p for p in folder.rglob("tests") if p.is_dir()], folder
         assert not list(folder.rglob("*.pyi")), folder
-        missing = [p for p in sources if not Path(importlib.util.cache_from_source(str(p))).is_file()]
+        missing, stale = [], []
+        for source in sources:
+            pyc = Path(importlib.util.cache_from_source(str(source)))
+            if not pyc.is_file():
+                missing.append(source)
+                continue
+            # PEP 552 header: magic, flags 0b01 (hash-based, not checked at import), the source's hash.
+            expected = (
+                importlib.util.MAGIC_NUMBER
+                + (1).to_bytes(4, "little")
+                + importlib.util.source_hash(source.read_bytes())
+            )
+            if pyc.read_bytes()[:16] != expected:
+                stale.append(pyc)
         assert not missing, f"{folder}: {len(missing)} modules without {tag} bytecode, e.g. {missing[:3]}"
-        pycache = next(folder.rglob(f"*.{tag}.pyc"))
-        flags = int.from_bytes(pycache.read_bytes()[4:8], "little")
-        assert flags == 0b01, f"{pycache}: not an unchecked-hash pyc (flags {flags})"
+        assert not stale, f"{folder}: {len(stale)} .pyc not unchecked-hash ones of their source, e.g. {stale[:3]}"
 
 
 IMPORT_CHECK = """
@@ -164,6 +176,83 @@ def test_built_handlers_import_from_the_build_alone(build: dict[str, Any], tmp_p
                 continue
             assert not Path(file).is_relative_to(ROOT), f"{name}: {module} came from the source tree ({file})"
             assert any(file.startswith(prefix) for prefix in allowed), f"{name}: {module} from {file}"
+
+
+def _imports(path: Path, module: str) -> list[tuple[str, bool]]:
+    """(absolute name, inside a function?) of each run-time import of a module (TYPE_CHECKING blocks skipped)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    out: list[tuple[str, bool]] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue
+            inner = lazy or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            if isinstance(child, ast.Import):
+                out.extend((alias.name, inner) for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    parent = package.rsplit(".", child.level - 1)[0] if child.level > 1 else package
+                    base = f"{parent}.{base}" if base else parent
+                out.append((base, inner))
+                out.extend((f"{base}.{alias.name}", inner) for alias in child.names)
+            visit(child, inner)
+
+    visit(ast.parse(path.read_text()), False)
+    return out
+
+
+def _module_file(roots: list[Path], name: str) -> Path | None:
+    for root in roots:
+        for candidate in (
+            root.joinpath(*name.split(".")) / "__init__.py",
+            root.joinpath(*name.split(".")).with_suffix(".py"),
+        ):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _top_level_present(roots: list[Path], name: str) -> bool:
+    return any(
+        (root / name).is_dir() or (root / f"{name}.py").is_file() or any(root.glob(f"{name}.*.so")) for root in roots
+    )
+
+
+def test_built_functions_hold_every_package_their_code_may_import(build: dict[str, Any]) -> None:
+    """Statically, beyond what importing the handler proves: every import anywhere in a function's own package that
+    its handler can reach - including those inside functions, run only on some requests or jobs - names a package
+    the built function, its layers or the runtime provides. (labfolio_common is followed through its module-level
+    imports: its market-data code imports pandas/yfinance lazily, only where a function fetches prices.)"""
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    for name, function in built_functions(build["dir"]).items():
+        roots = [function.code, *(layer / "python" for layer in function.layers)]
+        own = function.handler_module.split(".")[0]
+        seen: set[str] = set()
+        queue = [function.handler_module]
+        external: dict[str, str] = {}
+        while queue:
+            module = queue.pop()
+            if module in seen:
+                continue
+            seen.add(module)
+            path = _module_file(roots, module)
+            if path is None:
+                continue
+            for target, lazy in _imports(path, module):
+                top = target.split(".")[0]
+                if top == own or (top == "labfolio_common" and not lazy):
+                    queue.append(target)
+                elif top not in stdlib and top != "labfolio_common":
+                    external.setdefault(top, module)
+        assert external, name
+        missing = {
+            top: by
+            for top, by in external.items()
+            if not _top_level_present(roots, top) and top not in RUNTIME_PACKAGES
+        }
+        assert not missing, f"{name} lacks what its code imports ({{package: imported by}}): {missing}"
 
 
 CORRELATION = """
