@@ -390,6 +390,13 @@ def test_queue_policy_admits_only_this_bucket(resources: dict[str, Any]) -> None
     assert allow["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
 
 
+def test_the_uploads_bucket_is_the_first_bucket(resources: dict[str, Any]) -> None:
+    """The local stack creates every bucket of the template in moto (the frontend bucket too, unused there) and its
+    helpers and tests take the first as the uploads bucket: keep UploadsBucket declared first."""
+    buckets = [k for k, v in resources.items() if v["Type"] == "AWS::S3::Bucket"]
+    assert buckets[0] == "UploadsBucket", buckets
+
+
 def test_bucket_name_is_lower_case_by_construction(resources: dict[str, Any]) -> None:
     """Only pseudo parameters and lower-case literals: the stack name (the user's choice) must be lower-case."""
     name = resources["UploadsBucket"]["Properties"]["BucketName"]["Fn::Sub"]
