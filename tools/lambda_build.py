@@ -96,8 +96,8 @@ def copy_code(source: Path, packages: list[str], target: Path) -> None:
 
 
 def compile_all(root: Path, runtime_dir: str) -> None:
-    """Bytecode for every module, naming its source where Lambda unpacks it (/var/task, /opt/python): the files
-    are the same from one build to the next (no build path or timestamp inside), so unchanged code deploys as such."""
+    """Bytecode for every module, naming its source where Lambda unpacks it (/var/task, /opt/python) rather than
+    this build folder; hash-based, so no timestamp is recorded or compared."""
     ok = compileall.compile_dir(
         root, quiet=1, workers=0, ddir=runtime_dir, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
     )

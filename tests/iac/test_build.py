@@ -1,4 +1,9 @@
-"""`sam build` of template.yaml succeeds without a container and produces the expected layer and functions."""
+"""`sam build` of template.yaml succeeds without a container and produces what Lambda can run, fast.
+
+One build per run (the `build` fixture); on its output: every function + its layers within Lambda's unzipped limit,
+exactly the pinned packages each needs (the analysis HTTP function without pandas/yfinance), no test suites or stubs,
+bytecode for every module; each handler imports from the build alone (no source tree, no development environment),
+and the trimmed worker build passes the engine's tests. Timings are in bench/cold_start.py, not here."""
 
 from __future__ import annotations
 
