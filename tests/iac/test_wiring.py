@@ -457,6 +457,14 @@ def test_the_migration_runs_on_deploy_with_the_database(cfn: dict[str, Any]) -> 
     assert props["Database"] == {
         "Fn::If": ["CreateDatabase", {"Fn::GetAtt": ["Database", "Endpoint.Address"]}, "external"]
     }
+    # It runs once the function can answer and read the secret: S3 endpoint, NAT route (the NAT instance signals
+    # when it forwards) or Secrets Manager endpoint.
+    assert props["Network"]["Fn::If"][1] == {"Ref": "S3GatewayEndpoint"}
+    assert "PrivateRouteViaNatInstance" in str(props["InternetRoute"]) and "PrivateRouteViaNatGateway" in str(
+        props["InternetRoute"]
+    )
+    assert props["SecretsEndpoint"]["Fn::If"][1] == {"Ref": "SecretsManagerEndpoint"}
+    assert cfn["NatInstance"]["CreationPolicy"]["ResourceSignal"]["Count"] == 1
     assert (ROOT / "functions" / "migrate" / "migrations" / "runner.py").is_file()  # the symlink to migrations/
     assert (ROOT / "functions" / "migrate" / "migrations").resolve() == (ROOT / "migrations").resolve()
 
