@@ -5,34 +5,18 @@ these with app.dependency_overrides."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Annotated, cast
 
 from fastapi import Depends
 from labfolio_common.auth.deps import CurrentUser
 from labfolio_common.aws import client
-from labfolio_common.db.engine import session_factory
+from labfolio_common.db.deps import SessionDep
 from labfolio_common.db.models import Analysis, Portfolio
 from labfolio_common.errors import NotFoundError
 from labfolio_common.settings import get_settings
-from sqlalchemy.orm import Session
 
 from analysis.adapters import sql_analyses, sql_uploads
 from analysis.analyses import AnalysesService
-
-
-def get_db() -> Iterator[Session]:
-    """A read session per request, rolled back and closed at the end."""
-    session = session_factory(get_settings().database_url)()
-    try:
-        yield session
-    finally:
-        session.rollback()
-        session.close()
-
-
-SessionDep = Annotated[Session, Depends(get_db)]
-
 
 # ------------------------------------------------------------------ analyses (owner-only)
 

@@ -8,34 +8,19 @@ declared after those two (`json_body`), not by FastAPI before the dependencies r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends
 from labfolio_common.auth.deps import CurrentUser
 from labfolio_common.aws import client
-from labfolio_common.db.engine import session_factory
+from labfolio_common.db.deps import SessionDep
 from labfolio_common.db.models import Portfolio
+from labfolio_common.db.queries import owned_portfolio as find_owned
 from labfolio_common.http import body_schema, json_body
 from labfolio_common.settings import get_settings
-from sqlalchemy.orm import Session
 
-from portfolios.adapters.sql_portfolios import find_owned
 from portfolios.domain.errors import PortfolioNotFoundError
 from portfolios.service import PortfolioService
-
-
-def get_db() -> Iterator[Session]:
-    """A session per request; what the service did not commit is rolled back."""
-    session = session_factory(get_settings().database_url)()
-    try:
-        yield session
-    finally:
-        session.rollback()
-        session.close()
-
-
-SessionDep = Annotated[Session, Depends(get_db)]
 
 
 def get_service(db: SessionDep) -> PortfolioService:

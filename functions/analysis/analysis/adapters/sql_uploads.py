@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from labfolio_common.db.models import Holding, Portfolio, Upload, UserPortfolio
+from labfolio_common.db import queries
+from labfolio_common.db.models import Holding, Portfolio, Upload
 from labfolio_common.db.upsert import insert_ignore
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -32,16 +33,7 @@ class Claim:
     attempts: int
 
 
-def owned_portfolio(session: Session, user_id: uuid.UUID, portfolio_id: uuid.UUID, *, lock: bool = False) -> Any:
-    """The portfolio if `user_id` owns it (row-locked on PostgreSQL when `lock`), else None."""
-    query = (
-        select(Portfolio)
-        .join(UserPortfolio, UserPortfolio.portfolio_id == Portfolio.portfolio_id)
-        .where(Portfolio.portfolio_id == portfolio_id, UserPortfolio.user_id == user_id)
-    )
-    if lock:
-        query = query.with_for_update(of=Portfolio)
-    return session.scalars(query).first()
+owned_portfolio = queries.owned_portfolio  # the portfolio if the user owns it (row-locked when `lock`)
 
 
 def _same_object(obj: ObjectCreated) -> Any:

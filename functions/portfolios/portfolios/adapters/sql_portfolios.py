@@ -17,14 +17,6 @@ from portfolios.domain.pages import Cursor
 SHOWN_UPLOADS = ("received", "processing", "ready", "failed", "abandoned")
 
 
-def find_owned(db: Session, user_id: uuid.UUID, portfolio_id: uuid.UUID) -> Portfolio | None:
-    return db.scalars(
-        select(Portfolio)
-        .join(UserPortfolio, UserPortfolio.portfolio_id == Portfolio.portfolio_id)
-        .where(Portfolio.portfolio_id == portfolio_id, UserPortfolio.user_id == user_id)
-    ).first()
-
-
 def create(db: Session, user_id: uuid.UUID, name: str, now: datetime) -> Portfolio:
     """A new portfolio with its one owner row (DESIGN.md §4), awaiting its first upload."""
     portfolio = Portfolio(
