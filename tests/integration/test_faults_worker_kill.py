@@ -4,7 +4,7 @@ events and once in the middle of a batch of analysis jobs. The messages it did n
 visibility timeout and are processed exactly once in effect: one upload row and one set of holdings per portfolio,
 one analysis per portfolio, each ready; nothing dead-lettered, nothing left processing or running.
 
-The worker's timeout is shortened to 26 s here (a killed invocation's claims last as long as the invocation could
+The worker's timeout is shortened to 45 s here (a killed invocation's claims last as long as the invocation could
 have: its remaining time, plus a margin), the visibility timeout to 2 s, and maxReceiveCount raised so that the
 retries that find the claim still held are not dead-lettered meanwhile (with the local defaults, visibility 5 s x 3
 receives, they would be: on AWS the visibility timeout, 360 s, is longer than the worker's 60 s).
@@ -43,7 +43,7 @@ PORTFOLIOS = 4
 class ShortWorkerStack(LocalStack):
     def _start_functions(self) -> None:
         assert self.model is not None
-        self.model.functions[WORKER].timeout = 26  # an analysis job needs 20 s left to start
+        self.model.functions[WORKER].timeout = 45  # the template: 60 s; an analysis job needs 20 s left to start
         super()._start_functions()
 
 
@@ -162,7 +162,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_does_nothing_twice(
         )["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
-    wait_for(settled, timeout=180, every=0.5)
+    wait_for(settled, timeout=300, every=0.5)
     assert depth("AnalysisDeadLetterQueue") == 0
     with session_scope(database_url) as session:
         uploads = session.execute(select(Upload.portfolio_id, Upload.status, Upload.attempts)).all()

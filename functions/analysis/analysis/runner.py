@@ -330,6 +330,7 @@ def _release(database_url: str, claim: sql_analyses.Claim, exc: Exception) -> No
     logger.warning(
         "analysis interrupted, will be retried", extra={"analysis_id": str(claim.analysis_id), "reason": reason}
     )
+    metrics.add_metric(name="AnalysisRetried", unit=MetricUnit.Count, value=1)
     try:
         with session_scope(database_url) as session:
             sql_analyses.release(session, claim, reason, utcnow())
