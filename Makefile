@@ -65,6 +65,7 @@ build: venv
 validate: venv
 	$(BIN)/cfn-lint template.yaml
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --region us-east-1
 
 deploy: build
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam deploy --guided
