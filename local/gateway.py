@@ -26,6 +26,9 @@ from local.runtime import InvocationError
 log = logging.getLogger("labfolio.local")
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+# Lambda's limit on a synchronous invocation's response (the JSON the function returns); API Gateway answers 500
+# when a function exceeds it, so the local stack does too: a large analysis must fit (gzip: labfolio_common.http)
+MAX_RESPONSE = 6_291_556
 LOCAL_ONLY_ROUTES = ("/api/openapi.json", "/api/docs")
 
 Invoke = Callable[[str, dict[str, Any]], Any]
@@ -133,6 +136,15 @@ def create_gateway(routes: Sequence[HttpRoute], invoke: Invoke, frontend_dir: Pa
             log.error("function %s failed: %s", match.route.function, exc)
             if exc.payload.get("errorType") == "Sandbox.Timedout":
                 return JSONResponse({"message": "Service Unavailable"}, status_code=503)
+            return JSONResponse({"message": "Internal Server Error"}, status_code=500)
+        size = len(json.dumps(result, separators=(",", ":")).encode())
+        if size > MAX_RESPONSE:
+            log.error(
+                "function %s returned %d bytes: more than Lambda's %d-byte response limit",
+                match.route.function,
+                size,
+                MAX_RESPONSE,
+            )
             return JSONResponse({"message": "Internal Server Error"}, status_code=500)
         return to_http_response(result)
 

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from mangum import Mangum
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labfolio_common.errors import LabfolioError
@@ -114,6 +115,10 @@ def create_app(function: str, routers: Sequence[APIRouter], *, title: str, versi
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(CatchUnexpected)
+    # outermost: bodies of 1 KiB and more go gzip-compressed to clients that accept it (browsers, httpx, requests).
+    # Lambda caps a response at 6 MB; an analysis of 5,000 holdings is 6.3 MB of JSON and 1.9 MB gzipped (Mangum
+    # sends compressed bodies base64-encoded, which API Gateway decodes).
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     _document_error_bodies(app)
     return app
 
