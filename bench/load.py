@@ -116,11 +116,11 @@ class _Client:
         self.session.headers["authorization"] = f"Bearer {self.token}"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        for attempt in range(5):
+        for attempt in range(20):
             answer = self.session.request(method, f"{self.base}{path}", timeout=60, **kwargs)
-            if answer.status_code < 500 or attempt == 4:
+            if answer.status_code < 500 or attempt == 19:
                 break
-            time.sleep(1.0)
+            time.sleep(2.0)
         answer.raise_for_status()
         return answer.json()
 
