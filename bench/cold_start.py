@@ -38,10 +38,15 @@ FIRST_USE = {
     "analysis.handler": ["analysis.domain.correlation"],
 }
 HEAVY = ("numpy", "pandas", "yfinance", "scipy", "statsmodels")
+# A yardstick for the machine's state: the web/database libraries alone, 0.42 s with .pyc on a quiet machine of this
+# kind (shared FACTS.md); on a busy one everything above scales up by about the same ratio.
+REFERENCE = ["fastapi", "mangum", "sqlalchemy", "pg8000", "jwt", "argon2", "aws_lambda_powertools.logging"]
+REFERENCE_QUIET_S = 0.42
 CHILD = """
 import importlib, json, sys, time
 w0, c0 = time.perf_counter(), time.process_time()
-importlib.import_module({module!r})
+for name in {modules!r}:
+    importlib.import_module(name)
 w1, c1 = time.perf_counter(), time.process_time()
 heavy = sorted({{name.split(".")[0] for name in sys.modules}} & set({heavy!r}))
 for name in {first_use!r}:
@@ -80,11 +85,13 @@ def without_bytecode(function: BuiltFunction, where: Path) -> BuiltFunction:
     )
 
 
-def measure(function: BuiltFunction, runtime: Path, runs: int) -> tuple[list[float], list[str]]:
+def measure(
+    function: BuiltFunction, runtime: Path, runs: int, modules: list[str] | None = None
+) -> tuple[list[float], list[str]]:
     """Medians of (import wall, import CPU, first-use wall, first-use CPU) over `runs` fresh interpreters, and the
-    heavy packages the handler's import loaded."""
-    first_use = FIRST_USE.get(function.handler_module, [])
-    code = CHILD.format(module=function.handler_module, first_use=first_use, heavy=HEAVY)
+    heavy packages the handler's import (or `modules`') loaded."""
+    first_use = [] if modules else FIRST_USE.get(function.handler_module, [])
+    code = CHILD.format(modules=modules or [function.handler_module], first_use=first_use, heavy=HEAVY)
     samples = []
     for _ in range(runs):
         result = run_in(function, runtime, code)
@@ -131,7 +138,14 @@ def bench_cold_start(runs: int = 5, build_dir: Path | None = None) -> None:
             times = f"{with_pyc[0]:>8.2f}/{with_pyc[1]:<5.2f}{bare[0]:>8.2f}/{bare[1]:<5.2f}"
             goal = "" if target is None else f"{target:.1f}"
             print(f"{module:<24}{times}{goal:>8}{met:>9}  {','.join(heavy) or '-':<6}  {first}")
+        auth = next(f for f in functions.values() if f.handler_module == "auth.handler")
+        reference, _ = measure(auth, runtime, runs, REFERENCE)
         print("(met: wall/CPU within the target; loaded: heavy packages the import itself loaded)")
+        print(
+            f"Yardstick, the libraries alone ({', '.join(REFERENCE)}): {reference[0]:.2f}/{reference[1]:.2f} s here,"
+            f" {REFERENCE_QUIET_S} s on a quiet machine: x{reference[0] / REFERENCE_QUIET_S:.1f} wall,"
+            f" x{reference[1] / REFERENCE_QUIET_S:.1f} CPU"
+        )
 
 
 if __name__ == "__main__":
