@@ -32,15 +32,15 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "wrong password, or a cookie-authenticated change without X-Requested-With: XMLHttpRequest",
         409: "username taken",
         422: "a field failed validation",
-        429: "too many failed logins; see Retry-After",
+        429: "too many failed logins (or sign-ups from this address); see Retry-After",
     }
     return {code: {"description": meaning[code]} for code in codes}
 
 
-@router.post("/signup", status_code=201, responses=_errors(409, 422))
+@router.post("/signup", status_code=201, responses=_errors(409, 422, 429))
 async def signup(body: SignupRequest, request: Request, response: Response, service: ServiceDep) -> SessionPublic:
     """Create an account and log it in (token in the body, session cookie for browsers)."""
-    issued = service.signup(body.username, body.password)
+    issued = service.signup(body.username, body.password, client_address(request))
     set_session_cookie(response, request, issued.token, issued.expires_in)
     return SessionPublic.of(issued)
 

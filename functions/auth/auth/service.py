@@ -18,7 +18,7 @@ from labfolio_common.auth.keys import signing_key
 from labfolio_common.auth.passwords import hash_password, needs_rehash, verify_password
 from labfolio_common.auth.rules import password_problem, username_problem
 from labfolio_common.auth.sessions import open_session, revoke_session
-from labfolio_common.auth.throttle import LoginThrottle, ThrottleLimits
+from labfolio_common.auth.throttle import Attempt, LoginThrottle, ThrottleLimits
 from labfolio_common.auth.tokens import TokenClaims, issue_token
 from labfolio_common.db.models import Account, utcnow
 from labfolio_common.errors import PermissionDeniedError, TooManyRequestsError, ValidationFailedError
@@ -45,7 +45,12 @@ class AuthService:
         self.throttle = LoginThrottle(db, ThrottleLimits.from_settings(settings))
 
     # ------------------------------------------------------------------ use cases
-    def signup(self, username: str, password: str) -> IssuedSession:
+    def signup(self, username: str, password: str, address: str | None = None) -> IssuedSession:
+        if address is not None:  # counted per client address: no mass creation of accounts from one place
+            until = self.throttle.signup(self.now, address)
+            self.db.commit()
+            if until is not None:
+                raise self._throttled(until, "too many accounts created from this address")
         account = create_account(self.db, username, hash_password(password), self.now)
         issued = self._open_session(account)
         self.db.commit()
@@ -54,14 +59,14 @@ class AuthService:
         return issued
 
     def login(self, username: str, password: str, address: str) -> IssuedSession:
-        self._refuse_if_locked(username=username, address=address)
+        attempt = self._begin_attempt(username=username, address=address)
         account = find_by_username(self.db, username) if username_problem(username) is None else None
         if account is None or not verify_password(account.password_hash, password):
             if account is None:
                 verify_password(None, password)  # the same cost as a real check: no enumeration by timing
-            self._record_failure(username=username, address=address)
+            self._record_failure(attempt)
             raise unauthorized(WRONG_CREDENTIALS)
-        self.throttle.record_success(username=username)
+        self.throttle.succeeded(attempt, username=username)
         if needs_rehash(account.password_hash):
             account.password_hash = hash_password(password)
         issued = self._open_session(account)
@@ -119,24 +124,35 @@ class AuthService:
 
     def _confirm_password(self, user: AuthenticatedUser, password: str, address: str) -> Account:
         """The caller's account if `password` is its password; 403 if not (counted by the login throttle)."""
-        self._refuse_if_locked(username=user.username, address=address)
+        attempt = self._begin_attempt(username=user.username, address=address)
         account = get_account(self.db, user.user_id)
         if account is None or not verify_password(account.password_hash, password):
-            self._record_failure(username=user.username, address=address)
+            self._record_failure(attempt)
             raise PermissionDeniedError("wrong password")
+        self.throttle.succeeded(attempt, username=user.username)
         return account
 
-    def _refuse_if_locked(self, *, username: str, address: str) -> None:
+    def _begin_attempt(self, *, username: str, address: str) -> Attempt:
+        """A password check may go on: no lockout in force, and counted (committed) before the check, so parallel
+        attempts cannot get more checks than the limit (the ones past it are refused unchecked)."""
         until = self.throttle.locked_until(self.now, username=username, address=address)
         if until is not None:
-            retry_after = max(1, int((until - self.now).total_seconds()))
-            metrics.add_metric(name="LoginThrottled", unit=MetricUnit.Count, value=1)
-            raise TooManyRequestsError(
-                f"too many failed logins: try again in {retry_after} s", headers={"Retry-After": str(retry_after)}
-            )
+            raise self._throttled(until, "too many failed logins")
+        attempt = self.throttle.begin(self.now, username=username, address=address)
+        self.db.commit()
+        until = self.throttle.over_limit(attempt)
+        if until is not None:
+            self.db.commit()
+            raise self._throttled(until, "too many failed logins")
+        return attempt
 
-    def _record_failure(self, *, username: str, address: str) -> None:
-        self.throttle.record_failure(self.now, username=username, address=address)
+    def _throttled(self, until: datetime, why: str) -> TooManyRequestsError:
+        retry_after = max(1, int((until - self.now).total_seconds()))
+        metrics.add_metric(name="LoginThrottled", unit=MetricUnit.Count, value=1)
+        return TooManyRequestsError(f"{why}: try again in {retry_after} s", headers={"Retry-After": str(retry_after)})
+
+    def _record_failure(self, attempt: Attempt) -> None:
+        self.throttle.failed(attempt)
         self.db.commit()
         logger.info("login failed")
         metrics.add_metric(name="LoginFailed", unit=MetricUnit.Count, value=1)

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     login_address_max_failures: int = Field(default=50, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
+    signup_address_max: int = Field(default=30, ge=1)  # accounts created per client address within the window
 
     @model_validator(mode="before")
     @classmethod
