@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -78,6 +79,12 @@ class LocalStack:
         self._server_thread: threading.Thread | None = None
         self.demo_password: str | None = None
         self._stopping = threading.Event()
+        self._socket: socket.socket | None = None  # the gateway's, bound before the stack is built when port is 0
+
+    @property
+    def port(self) -> int:
+        """The gateway's port: the configured one, or the one the OS gave when that is 0."""
+        return self._socket.getsockname()[1] if self._socket is not None else self.config.port
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
@@ -87,7 +94,9 @@ class LocalStack:
         try:
             self.moto.start()
             log.info("moto server at %s", self.moto.endpoint)
-            origin = {"FrontendOrigin": f"http://{cfg.host}:{cfg.port}"}  # the bucket's CORS: the gateway's pages
+            if cfg.port == 0:  # bind now: the bucket's CORS rule names the real origin, not port 0
+                self._socket = socket.create_server((cfg.host, 0))
+            origin = {"FrontendOrigin": f"http://{cfg.host}:{self.port}"}  # the bucket's CORS: the gateway's pages
             self.model = load_model({"DatabaseUrl": cfg.effective_database_url, **origin, **cfg.overrides})
             self.resources = LocalResources(self.model, self.moto.endpoint).create(
                 restore_from=cfg.data_dir / "s3", secrets_dir=cfg.data_dir / "secrets"
@@ -155,6 +164,7 @@ class LocalStack:
                 lambda event, fn=source.function: self.invoke(fn, event),
                 source.batch_size,
                 source.report_failures,
+                concurrency=self.config.max_instances,  # batches at once, as Lambda scales its pollers
             )
             self.pollers.append(poller)
             if self.config.run_poller:
@@ -208,6 +218,8 @@ class LocalStack:
         for pool in self.pools.values():
             pool.close()
         self.moto.stop()
+        if self._socket is not None:
+            self._socket.close()
 
     # ------------------------------------------------------------------ HTTP
     def serve_forever(self) -> None:
@@ -220,14 +232,14 @@ class LocalStack:
             )
         )
         print(
-            f"\n  labfolio local stack: http://{self.config.host}:{self.config.port}/  (API under /api, "
+            f"\n  labfolio local stack: http://{self.config.host}:{self.port}/  (API under /api, "
             f"docs at /api/docs; AWS_ENDPOINT_URL={self.moto.endpoint})\n  Ctrl-C stops it; data stays in "
             f"{self.config.data_dir}\n  demo account: {DEMO_USERNAME} / {self.demo_password}  (kept in "
             f"{self.config.data_dir / 'demo_password'})\n",
             flush=True,
         )
         try:
-            server.run()
+            server.run(sockets=[self._socket] if self._socket is not None else None)
         except KeyboardInterrupt:
             pass  # uvicorn re-raises the Ctrl-C it already handled by shutting down
         finally:
@@ -243,7 +255,10 @@ class LocalStack:
                 self.gateway(), host=self.config.host, port=self.config.port, log_level="warning", access_log=False
             )
         )
-        self._server_thread = threading.Thread(target=self._server.run, daemon=True, name="gateway")
+        sockets = [self._socket] if self._socket is not None else None
+        self._server_thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": sockets}, daemon=True, name="gateway"
+        )
         self._server_thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:

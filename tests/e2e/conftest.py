@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import time
 import urllib.request
 import uuid
@@ -42,21 +41,15 @@ def _json(url: str) -> Any:
         return json.loads(response.read())
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The local stack whole, on free ports, with the factor data loaded (factor_update's first run)."""
     data_dir = tmp_path_factory.mktemp("e2e-stack")
     database_url = f"sqlite:///{data_dir / 'labfolio.db'}"
-    # A known gateway port, not 0: the uploads bucket's CORS origin (FrontendOrigin) is the gateway's address, and the
-    # browser's presigned POST (with upload progress, so preflighted) must come from exactly that origin.
+    # Port 0: the stack binds a free port before it builds the uploads bucket, whose CORS origin (FrontendOrigin) is
+    # that address — the browser's presigned POST (with upload progress, so preflighted) comes from exactly there.
     config = LocalConfig(
-        port=free_port(),
+        port=0,
         moto_port=0,
         data_dir=data_dir,
         database_url=database_url,

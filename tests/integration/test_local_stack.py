@@ -108,6 +108,16 @@ def test_frontend_is_served_at_the_root(running: tuple[LocalStack, str]) -> None
     assert "labfolio" in body
 
 
+def test_the_uploads_bucket_allows_the_gateways_real_origin(running: tuple[LocalStack, str]) -> None:
+    """Port 0 (any free port): the CORS rule names the port the gateway got, so a browser's presigned POST from the
+    gateway's pages passes the preflight."""
+    stack, base = running
+    assert stack.resources is not None and not base.endswith(":0")
+    uploads = stack.resources.bucket_names()[0]
+    rules = stack.resources.s3.get_bucket_cors(Bucket=uploads)["CORSRules"]
+    assert [origin for rule in rules for origin in rule["AllowedOrigins"]] == [base]
+
+
 def test_upload_reaches_the_worker_through_sqs(running: tuple[LocalStack, str], database_url: str) -> None:
     stack, _ = running
     # given the bucket from the template
