@@ -164,7 +164,6 @@ class LocalStack:
                 lambda event, fn=source.function: self.invoke(fn, event),
                 source.batch_size,
                 source.report_failures,
-                concurrency=self.config.max_instances,  # batches at once, as Lambda scales its pollers
             )
             self.pollers.append(poller)
             if self.config.run_poller:
