@@ -68,7 +68,8 @@ def busy(monkeypatch: pytest.MonkeyPatch) -> list[runtime.FunctionInstance]:
 
 @pytest.fixture
 def stack(tmp_path: Path, database_url: str, busy: list[runtime.FunctionInstance]) -> Iterator[LocalStack]:
-    config = LocalConfig(port=0, moto_port=0, data_dir=tmp_path / "data", database_url=database_url)
+    # one instance per function and one batch at a time: the killed instance is the only one holding claims
+    config = LocalConfig(port=0, moto_port=0, data_dir=tmp_path / "data", database_url=database_url, max_instances=1)
     config.overrides = {"QueueVisibilityTimeout": "2", "QueueMaxReceiveCount": "40"}
     config.run_scheduler = False
     config.run_poller = False  # started once the first batch is waiting, so that it is one batch
