@@ -37,9 +37,10 @@ dev: venv
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-# Without DATABASE_URL the tests start a throwaway PostgreSQL 15 cluster: make sure Debian's server tools exist.
+# Without DATABASE_URL the tests start a throwaway PostgreSQL 15 cluster, and the fault tests always start one of
+# their own (they stop it mid-transaction): make sure Debian's server tools exist.
 postgres:
-	@test -n "$$DATABASE_URL" || command -v pg_createcluster >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null; }
+	@command -v pg_createcluster >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null; }
 
 test: venv postgres browser
 	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest $(PYTEST_ARGS)
