@@ -568,3 +568,33 @@ def test_a_malformed_body_with_a_session_is_422_naming_the_field(client: AuthCli
     )
     assert answer.status == 422
     assert [p["field"] for p in answer.body["detail"]] == ["body.new_password"]
+
+
+def test_behind_cloudfront_the_throttle_counts_the_viewer_not_the_edge(
+    client: AuthClient, lambda_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the distribution (its origin verification secret and the viewer address its function writes), the
+    failures count against each viewer: one attacker behind an edge server does not lock out the others there."""
+
+    import boto3
+    from labfolio_common.auth.throttle import digest
+    from labfolio_common.auth.viewer import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
+    from labfolio_common.db.models import LoginFailure
+
+    # the auth function's own environment from template.yaml (OriginVerifySecret, created in moto)
+    variables = lambda_env.model.template["Resources"]["AuthFunction"]["Properties"]["Environment"]["Variables"]
+    arn = str(lambda_env.resolver.resolve(variables)["ORIGIN_VERIFY_SECRET_ARN"])
+    monkeypatch.setenv("ORIGIN_VERIFY_SECRET_ARN", arn)
+    get_settings.cache_clear()
+    token = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    edge = "130.176.1.10"
+    for attempt in range(3):
+        headers = {VIEWER_ADDRESS_HEADER: f"198.51.100.{attempt}", ORIGIN_VERIFY_HEADER: token}
+        assert client.login(f"nobody.{attempt}", "bad", source_ip=edge, headers=headers).status == 401
+    forged = {VIEWER_ADDRESS_HEADER: "198.51.100.99", ORIGIN_VERIFY_HEADER: "not-the-secret" * 4}
+    assert client.login("nobody.forged", "bad", source_ip=edge, headers=forged).status == 401
+    with session_scope(get_settings().database_url) as db:
+        subjects = set(db.scalars(select(LoginFailure.subject).where(LoginFailure.scope == "address")))
+    assert {digest("address", f"198.51.100.{attempt}") for attempt in range(3)} <= subjects
+    assert digest("address", "198.51.100.99") not in subjects  # a forged viewer address is not believed...
+    assert digest("address", edge) in subjects  # ...the request counts against the address API Gateway saw

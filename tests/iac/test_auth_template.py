@@ -12,13 +12,17 @@ HTTP_FUNCTIONS = {"AuthFunction", "PortfoliosFunction", "AnalysisFunction"}
 SECRET_REF = {"Ref": "JwtSigningKeySecret"}
 
 
-def secret_readers(functions: dict[str, dict[str, Any]]) -> set[str]:
+ORIGIN_REF = {"Ref": "OriginVerifySecret"}
+
+
+def secret_readers(functions: dict[str, dict[str, Any]], secret: dict[str, str] = SECRET_REF) -> set[str]:
     readers = set()
     for name, props in functions.items():
         for policy in props.get("Policies", []):
             if isinstance(policy, dict) and "AWSSecretsManagerGetSecretValuePolicy" in policy:
-                assert policy["AWSSecretsManagerGetSecretValuePolicy"] == {"SecretArn": SECRET_REF}, name
-                readers.add(name)
+                assert policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"] in (SECRET_REF, ORIGIN_REF), name
+                if policy["AWSSecretsManagerGetSecretValuePolicy"] == {"SecretArn": secret}:
+                    readers.add(name)
     return readers
 
 
@@ -49,3 +53,24 @@ def test_api_has_a_default_throttle_and_tighter_ones_on_login_and_signup(
         tight = events[path]["RouteSettings"]
         assert tight["ThrottlingRateLimit"] < default["ThrottlingRateLimit"], path
         assert tight["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"], path
+
+
+def test_behind_cloudfront_only_auth_reads_the_origin_secret_cloudfront_sends(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]]
+) -> None:
+    """The login throttle's viewer address (labfolio_common.auth.viewer): CloudFront's function writes it on every
+    /api/* request and the API origin carries the generated secret that makes the auth function believe it."""
+    props = resources["OriginVerifySecret"]["Properties"]
+    assert "SecretString" not in props and props["GenerateSecretString"]["PasswordLength"] >= 32
+    assert secret_readers(functions, ORIGIN_REF) == {"AuthFunction"}
+    assert functions["AuthFunction"]["Environment"]["Variables"]["ORIGIN_VERIFY_SECRET_ARN"] == ORIGIN_REF
+    config = resources["Distribution"]["Properties"]["DistributionConfig"]
+    (api,) = [origin for origin in config["Origins"] if origin["Id"] == "api"]
+    (header,) = api["OriginCustomHeaders"]
+    assert header["HeaderName"] == "x-labfolio-origin-verify"
+    assert header["HeaderValue"] == {"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecret}:SecretString}}"}
+    (behaviour,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/api/*"]
+    (association,) = behaviour["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    code = resources["ViewerAddressFunction"]["Properties"]["FunctionCode"]
+    assert "request.headers['x-labfolio-viewer-address'] = { value: event.viewer.ip }" in code

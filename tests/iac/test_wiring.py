@@ -34,6 +34,7 @@ ACCESS: dict[str, set[tuple[str, str]]] = {
     "AuthFunction": SECRETS
     | DATABASE
     | {
+        ("secretsmanager:GetSecretValue", "secret:OriginVerifySecret"),  # the viewer address behind CloudFront
         ("s3:ListBucketVersions", "bucket"),
         ("s3:DeleteObject", "uploads/*"),
         ("s3:DeleteObjectVersion", "uploads/*"),

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # the local stack creates it in moto); JWT_SIGNING_KEY gives the key itself, for tests and benchmarks only.
     jwt_secret_arn: str | None = Field(default=None, min_length=1)
     jwt_signing_key: SecretStr | None = Field(default=None, min_length=32)
+    # The secret CloudFront adds to every /api/* request it forwards (template: OriginVerifySecret): with it, the
+    # viewer's address it passes is believed (labfolio_common.auth.viewer). Unset (local stack): sourceIp only.
+    origin_verify_secret_arn: str | None = Field(default=None, min_length=1)
     access_token_ttl_seconds: int = Field(default=3600, ge=60, le=3600)
     session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=300, le=90 * 24 * 3600)
     login_account_max_failures: int = Field(default=5, ge=1)

@@ -22,6 +22,7 @@ from fastapi.security import APIKeyCookie, HTTPBearer
 from labfolio_common.auth.keys import signing_key
 from labfolio_common.auth.sessions import find_active
 from labfolio_common.auth.tokens import InvalidTokenError, verify_token
+from labfolio_common.auth.viewer import caller_address
 from labfolio_common.db.engine import get_engine
 from labfolio_common.db.models import utcnow
 from labfolio_common.errors import AuthenticationError, PermissionDeniedError
@@ -105,12 +106,11 @@ CurrentUser = Annotated[AuthenticatedUser, Depends(authenticate)]
 
 
 def client_address(request: Request) -> str:
-    """The caller's address as API Gateway saw it (`requestContext.http.sourceIp`), never X-Forwarded-For."""
+    """The caller's address: API Gateway's `requestContext.http.sourceIp` (never X-Forwarded-For), or the viewer's
+    own when the request provably came through the stack's CloudFront distribution (labfolio_common.auth.viewer)."""
     event = request.scope.get("aws.event") or {}
-    source = event.get("requestContext", {}).get("http", {}).get("sourceIp")
-    if isinstance(source, str) and source:
-        return source
-    return request.client.host if request.client else "unknown"
+    fallback = request.client.host if request.client else "unknown"
+    return caller_address(event, request.headers, get_settings().origin_verify_secret_arn, fallback)
 
 
 def _secure(request: Request) -> bool:
