@@ -73,7 +73,7 @@ NASTY: dict[str, tuple[bytes, tuple[int, str] | None]] = {
     "unterminated quote": (b'ticker,quantity\n"AAPL,1\nMSFT,2\n', None),
     "only a header": (b"ticker,quantity\n", (2, "*")),
     "blank": (b" \r\n\t\n", (1, "*")),
-    "no header, only numbers": (b"1,2\n3,4\n", (1, "*")),
+    "no header, only numbers": (b"1,2\n3,4\n", (1, "ticker")),
     "zero-width and bidi characters": ("ticker,quantity\nAA\u200bPL,1\n\u202eLPAA,2\n".encode(), (2, "ticker")),
     "NaN and infinities": (b"ticker,quantity\nAAPL,NaN\nMSFT,inf\nKO,-Infinity\nXOM,1e999999\n", (2, "quantity")),
 }
