@@ -374,7 +374,9 @@ def bench_load(
     import logging
 
     logging.getLogger("labfolio.local").setLevel(logging.ERROR)
-    instances = instances or int(os.environ.get("LABFOLIO_MAX_INSTANCES", "2"))
+    from local.stack import LocalConfig
+
+    instances = instances or int(os.environ.get("LABFOLIO_MAX_INSTANCES", str(LocalConfig.max_instances)))
     print(f"\nLoad (issue 9): local stack on PostgreSQL, {instances} warm instance(s) per function at most")
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -393,7 +395,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="per route and client count (default 60)")
     parser.add_argument("--clients", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--burst", type=int, default=500, help="portfolios in the ingestion burst (0: none)")
-    parser.add_argument("--instances", type=int, default=None, help="warm instances per function (default 2)")
+    parser.add_argument(
+        "--instances", type=int, default=None, help="instances per function (the local stack's default)"
+    )
     args = parser.parse_args(argv)
     bench_load(
         os.environ.get("DATABASE_URL"),

@@ -39,7 +39,7 @@ class LocalConfig:
     data_dir: Path = ROOT / ".local"
     database_url: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
-    max_instances: int = 2
+    max_instances: int = 4  # per function; 2 left the CPUs idle while instances waited on the database (bench/load.py)
     run_poller: bool = True
     run_scheduler: bool = True
     warm: bool = True
@@ -56,7 +56,7 @@ class LocalConfig:
             moto_port=int(env.get("LABFOLIO_MOTO_PORT", "4566")),
             data_dir=Path(env.get("LABFOLIO_DATA_DIR", str(ROOT / ".local"))).resolve(),
             database_url=env.get("DATABASE_URL") or None,
-            max_instances=int(env.get("LABFOLIO_MAX_INSTANCES", "2")),
+            max_instances=int(env.get("LABFOLIO_MAX_INSTANCES", str(LocalConfig.max_instances))),
             # LABFOLIO_MARKET_DATA=yfinance: real prices instead of the offline demo data (needs the network)
             overrides={"MarketDataProvider": env["LABFOLIO_MARKET_DATA"]} if env.get("LABFOLIO_MARKET_DATA") else {},
         )
