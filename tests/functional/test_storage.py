@@ -8,9 +8,9 @@ from typing import Any
 
 import boto3
 import pytest
-
 from labfolio_common import storage
 from labfolio_common.errors import DependencyUnavailableError
+
 from tests.fixtures.aws import MotoServer
 
 pytestmark = pytest.mark.functional

@@ -1,10 +1,10 @@
 """Deleting a folder of the uploads bucket for good: every object under a prefix, and every version of it.
 
 Versioning is off on the uploads bucket (template.yaml), but should anyone turn it on, a plain DeleteObjects would
-only add delete markers and the user's data would live on as noncurrent versions. So deletion lists versions (ListObjectVersions — on a bucket without
-versioning each object has the one version "null") and deletes each version and delete marker by id. One helper for
-the three callers: a portfolio's uploads (labfolio_common.uploads), the prices its analyses used
-(labfolio_common.analysis_store) and a whole account (labfolio_common.auth.deletion).
+only add delete markers and the user's data would live on as noncurrent versions. So deletion lists versions
+(ListObjectVersions — on a bucket without versioning each object has the one version "null") and deletes each
+version and delete marker by id. One helper for the three callers: a portfolio's uploads (labfolio_common.uploads),
+the prices its analyses used (labfolio_common.analysis_store) and a whole account (labfolio_common.auth.deletion).
 """
 
 from __future__ import annotations
