@@ -98,6 +98,7 @@ const routes = [
   [/^#\/portfolios\/([0-9a-f-]{36})$/, async (m, el) => (await import("./portfolios.js")).detailView(el, m[1]), true],
   [/^#\/analyses\/([0-9a-f-]{36})$/, async (m, el) => (await import("./analysis.js")).analysisView(el, m[1]), true],
   [/^#\/factors$/, async (m, el) => (await import("./factors.js")).factorsView(el)],
+  [/^#\/api$/, async () => (await import("./apidocs.js")).apiDocsView()],
 ];
 
 async function route() {

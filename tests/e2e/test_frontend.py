@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, VIEWPORT, Watch, sign_up, unique
+from tests.e2e.conftest import PASSWORD, VIEWPORT, Watch, _json, sign_up, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -73,7 +73,7 @@ def test_footer_on_every_page(page: Any) -> None:
         page.wait_for_selector(ready)
         footer = page.locator("footer")
         assert "for information only — not investment advice" in footer.inner_text().lower()
-        assert footer.locator("a[href='/api/docs']").count() == 1
+        assert footer.locator("a[href='#/api']").count() == 1  # served in AWS too (not the local-only /api/docs)
         assert "Apache License 2.0" in footer.locator("a[rel=license]").inner_text()
     sign_up(page)
     assert "not investment advice" in page.locator("footer").inner_text()
@@ -395,3 +395,25 @@ def test_hostile_names_and_cells_are_shown_as_text_and_run_nothing(
     assert page.locator("main [onerror], main [onload], main script").count() == 0
     assert page.title() != "pwned"
     assert fired == [], fired
+
+
+def test_api_docs_list_every_operation_of_each_functions_document(page: Any, base_url: str) -> None:
+    """The footer's API docs: the operations of the three functions' own OpenAPI documents (what AWS serves too)."""
+    page.goto("/#/factors")
+    page.wait_for_selector(".factor-table")
+    page.click("footer a[href='#/api']")
+    page.wait_for_selector("#api-analysis .api-table")
+    for name in ("auth", "portfolios", "analysis"):
+        document = _json(f"{base_url}/api/{name}/openapi.json")
+        expected = sorted(
+            f"{method.upper()} {path}"
+            for path, item in document["paths"].items()
+            for method in item
+            if method in ("get", "post", "put", "patch", "delete")
+        )
+        rows = page.locator(f"#api-{name} .api-table tbody tr")
+        shown = sorted(
+            " ".join(rows.nth(i).locator("td").nth(k).inner_text().strip() for k in (0, 1)) for i in range(rows.count())
+        )
+        assert shown == expected, name
+        assert page.locator(f"#api-{name} a[href='/api/{name}/openapi.json']").count() == 1
