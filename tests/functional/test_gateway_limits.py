@@ -59,7 +59,13 @@ def _get(app: Any, path: str) -> Answer:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    # a loop of its own, never made the thread's current one: asyncio.run would leave the thread without a current
+    # loop, and Mangum (set up once per handler module) runs every later invocation on the current one
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(app(scope, receive, send))
+    finally:
+        loop.close()
     start = next(m for m in sent if m["type"] == "http.response.start")
     headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
