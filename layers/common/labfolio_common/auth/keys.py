@@ -25,8 +25,14 @@ def signing_key(settings: Settings) -> bytes:
     raise ConfigurationError("invalid configuration: JWT_SECRET_ARN: missing (the JWT signing key secret)")
 
 
-@lru_cache(maxsize=4)
 def _secret_key(secret_arn: str) -> bytes:
+    return secret_bytes(secret_arn, "the JWT signing key", unavailable="signing key", min_length=MIN_KEY_LENGTH)
+
+
+@lru_cache(maxsize=8)
+def secret_bytes(secret_arn: str, name: str, *, unavailable: str, min_length: int) -> bytes:
+    """A Secrets Manager string secret, read once per process; DependencyUnavailableError ("<unavailable>
+    unavailable") when it cannot be read, ConfigurationError naming `name` when it is shorter than `min_length`."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from labfolio_common.aws import client
@@ -34,12 +40,12 @@ def _secret_key(secret_arn: str) -> bytes:
     try:
         value = client("secretsmanager").get_secret_value(SecretId=secret_arn).get("SecretString")
     except (BotoCoreError, ClientError) as exc:
-        raise DependencyUnavailableError(f"signing key unavailable ({type(exc).__name__})") from None
-    if not isinstance(value, str) or len(value) < MIN_KEY_LENGTH:
-        raise ConfigurationError(f"the JWT signing key secret must be a string of at least {MIN_KEY_LENGTH} characters")
+        raise DependencyUnavailableError(f"{unavailable} unavailable ({type(exc).__name__})") from None
+    if not isinstance(value, str) or len(value) < min_length:
+        raise ConfigurationError(f"{name} secret must be a string of at least {min_length} characters")
     return value.encode("utf-8")
 
 
 def clear_key_cache() -> None:
-    """Forget cached keys (tests that recreate the secret)."""
-    _secret_key.cache_clear()
+    """Forget cached secrets (tests that recreate them)."""
+    secret_bytes.cache_clear()

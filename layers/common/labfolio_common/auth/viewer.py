@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from functools import lru_cache
 from typing import Any, Final
 
-from labfolio_common.errors import ConfigurationError, DependencyUnavailableError
+from labfolio_common.auth.keys import clear_key_cache, secret_bytes
 
 VIEWER_ADDRESS_HEADER: Final = "x-labfolio-viewer-address"
 ORIGIN_VERIFY_HEADER: Final = "x-labfolio-origin-verify"
@@ -42,21 +41,12 @@ def _through_distribution(given: str | None, secret_arn: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), _origin_token(secret_arn))
 
 
-@lru_cache(maxsize=4)
 def _origin_token(secret_arn: str) -> bytes:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from labfolio_common.aws import client
-
-    try:
-        value = client("secretsmanager").get_secret_value(SecretId=secret_arn).get("SecretString")
-    except (BotoCoreError, ClientError) as exc:
-        raise DependencyUnavailableError(f"origin verification secret unavailable ({type(exc).__name__})") from None
-    if not isinstance(value, str) or len(value) < MIN_TOKEN_LENGTH:
-        raise ConfigurationError(f"the origin verification secret must be at least {MIN_TOKEN_LENGTH} characters")
-    return value.encode("utf-8")
+    return secret_bytes(
+        secret_arn, "the origin verification", unavailable="origin verification secret", min_length=MIN_TOKEN_LENGTH
+    )
 
 
 def clear_token_cache() -> None:
-    """Forget cached tokens (tests that recreate the secret)."""
-    _origin_token.cache_clear()
+    """Forget cached secrets (tests that recreate the secret)."""
+    clear_key_cache()
