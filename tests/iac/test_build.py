@@ -130,8 +130,8 @@ def test_built_functions_carry_only_what_they_import(build: dict[str, Any]) -> N
 
 
 def test_built_folders_are_trimmed_and_compiled(build: dict[str, Any]) -> None:
-    """No test suites or type stubs; every module has bytecode for the runtime's Python (python3.12 here), which
-    Python uses whatever the files' timestamps (unchecked hash): a cold start loads it instead of compiling."""
+    """No test suites, type stubs or pydantic.v1; every module has bytecode for the runtime's Python (python3.12
+    here), which Python uses whatever the files' timestamps (unchecked hash): a cold start loads it, not the source."""
     tag = sys.implementation.cache_tag
     assert tag == "cpython-312"
     folders = {f.code for f in built_functions(build["dir"]).values()} | {build["dir"] / "CommonLayer"}
@@ -140,6 +140,7 @@ def test_built_folders_are_trimmed_and_compiled(build: dict[str, Any]) -> None:
         assert sources, folder
         assert not [p for p in folder.rglob("tests") if p.is_dir()], folder
         assert not list(folder.rglob("*.pyi")), folder
+        assert not (folder / "python" / "pydantic" / "v1").exists(), folder  # FastAPI only probes it (TRIM_PARTS)
         missing, stale = [], []
         for source in sources:
             pyc = Path(importlib.util.cache_from_source(str(source)))

@@ -44,3 +44,13 @@ def test_http_functions_do_not_load_numeric_libraries(module: str) -> None:
     not to handle an upload."""
     loaded = imported_modules(module)
     assert not [m for m in loaded if m.split(".")[0] in HEAVY]
+
+
+@pytest.mark.parametrize("module", ["auth.handler", "portfolios.handler"])
+def test_database_only_functions_do_not_load_boto3(module: str) -> None:
+    """boto3 is ~0.1 s of a cold start: auth reads its keys and portfolios signs uploads or deletes objects through
+    labfolio_common.aws.client, which imports boto3 on first use, so sign-in and listing never pay for it."""
+    loaded = imported_modules(module)
+    # Powertools imports the botocore package itself (its __init__, for a user agent: under a millisecond)
+    assert not [m for m in loaded if m.split(".")[0] in ("boto3", "s3transfer")]
+    assert not {"botocore.session", "botocore.client", "botocore.endpoint"} & loaded

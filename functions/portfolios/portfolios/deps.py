@@ -8,6 +8,7 @@ declared after those two (`json_body`), not by FastAPI before the dependencies r
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends
@@ -24,7 +25,7 @@ from portfolios.service import PortfolioService
 
 
 def get_service(db: SessionDep) -> PortfolioService:
-    return PortfolioService(db, get_settings(), client("s3"))
+    return PortfolioService(db, get_settings(), partial(client, "s3"))
 
 
 ServiceDep = Annotated[PortfolioService, Depends(get_service)]

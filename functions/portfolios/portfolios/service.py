@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final
 
 from labfolio_common import analysis_store
@@ -33,10 +35,16 @@ class StoredFile:
 
 
 class PortfolioService:
-    def __init__(self, db: Session, settings: Settings, s3: Any) -> None:
+    def __init__(self, db: Session, settings: Settings, s3: Callable[[], Any]) -> None:
+        """`s3` makes the S3 client when a use case first needs one (uploads, downloads, deletion): listing and
+        reading portfolios never import boto3, which keeps it out of the function's cold start."""
         self.db = db
         self.settings = settings
-        self.s3 = s3
+        self._s3 = s3
+
+    @cached_property
+    def s3(self) -> Any:
+        return self._s3()
 
     # ------------------------------------------------------------------ portfolios
     def create(self, user_id: uuid.UUID, name: str) -> tuple[PortfolioPublic, UploadForm]:

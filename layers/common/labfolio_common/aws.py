@@ -6,21 +6,23 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
-_CONFIG = Config(
-    signature_version="s3v4",
-    retries={"mode": "standard", "max_attempts": 3},
-    connect_timeout=3,
-    read_timeout=10,
-)
-
 
 @cache
 def client(service: str) -> Any:
-    """A cached boto3 client (S3 with SigV4, bounded timeouts and standard retries)."""
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    """A cached boto3 client (S3 with SigV4, bounded timeouts and standard retries).
+
+    boto3 is imported here, on first use, not with this module: it is ~0.1 s of a cold start, and the routes that
+    read the database only (list and read portfolios, sign-in) never need it."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        signature_version="s3v4",
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=3,
+        read_timeout=10,
+    )
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 
 
 def reset_clients() -> None:

@@ -16,11 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import ARRAY, Column, Connection, FromClause, String, Table, bindparam, cast, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Session
+
+if TYPE_CHECKING:  # imported where used: the Lambda functions never load SQLite's dialect
+    from sqlalchemy.dialects import sqlite
 
 DEFAULT_CHUNK_ROWS: Final = 10_000
 
@@ -120,6 +123,8 @@ def _insert(connection: Connection, table: Table, columns: list[Column[Any]]) ->
         values = func.unnest(*arrays).table_valued(*names).render_derived(name="v")
         return postgresql.insert(table).from_select(names, select(*[values.c[n] for n in names]))
     if name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table)
     raise NotImplementedError(f"upsert does not support the {name} dialect")
 
