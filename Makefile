@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv dev postgres test test-fast lint format bench build validate deploy deploy-frontend browser clean reset-password
+.PHONY: help venv dev postgres test test-fast lint format bench build validate deploy deploy-frontend browser clean reset-password reset-password-aws
 
 help:
 	@echo "make dev     set up and start the local stack at http://127.0.0.1:$${LABFOLIO_PORT:-8000}"
@@ -20,6 +20,7 @@ help:
 	@echo "make build   sam build            make deploy  sam deploy --guided, then make deploy-frontend"
 	@echo "make deploy-frontend   upload frontend/ to the stack's bucket and invalidate CloudFront (STACK=...)"
 	@echo "make reset-password ACCOUNT=<username>   operator: new password (printed), every session ended"
+	@echo "make reset-password-aws ACCOUNT=<username>   the same in the deployed stack (STACK=...)"
 
 # The virtual environment, installed exactly from uv.lock (re-synced when the lock changes).
 $(BIN)/.synced: pyproject.toml uv.lock
@@ -89,6 +90,18 @@ reset-password: venv
 	@test -n "$(ACCOUNT)" || { echo "usage: make reset-password ACCOUNT=<username> [DATABASE_URL=...]"; exit 2; }
 	PYTHONPATH=$(CURDIR)/layers/common DATABASE_URL="$${DATABASE_URL:-sqlite:///$(CURDIR)/.local/labfolio.db}" \
 		$(BIN)/python -m labfolio_common.auth.reset_password "$(ACCOUNT)"
+
+# The same in a deployed stack, whose database is private to its VPC: the migrate function (inside it) resets the
+# password and answers the invoker alone. Needs the AWS CLI (v2) with the deploy's credentials and region.
+reset-password-aws:
+	@test -n "$(ACCOUNT)" || { echo "usage: make reset-password-aws ACCOUNT=<username> [STACK=...]"; exit 2; }
+	@function=$$(aws cloudformation describe-stack-resource --stack-name "$(STACK)" --logical-resource-id MigrateFunction \
+		--query StackResourceDetail.PhysicalResourceId --output text) && \
+	payload=$$(python3 -c 'import json, sys; print(json.dumps({"operator": "reset-password", "username": sys.argv[1]}))' "$(ACCOUNT)") && \
+	answer=$$(umask 077 && mktemp) && \
+	aws lambda invoke --function-name "$$function" --cli-binary-format raw-in-base64-out --payload "$$payload" "$$answer" > /dev/null && \
+	python3 -c 'import json, sys; a = json.load(open(sys.argv[1])); e = a.get("error") or a.get("errorMessage"); print("error: " + e if e else "password of %r reset; %d session(s) ended\nnew password: %s" % (a["username"], a["sessions_ended"], a["password"])); sys.exit(1 if e else 0)' "$$answer"; \
+	status=$$?; rm -f "$$answer"; exit $$status
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache

@@ -169,3 +169,150 @@ def _engine(url: str) -> Any:
 
 def _schema(url: str) -> str | None:
     return None if url.startswith("sqlite") else "user_management"
+
+
+# ------------------------------------------------------------------ the operator's password reset in a deployed stack
+
+
+@pytest.fixture
+def operator(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: Any, database_url: str
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Invoke the migrate function directly, as `aws lambda invoke` does, on a migrated database with account alice
+    (one open session)."""
+    from datetime import timedelta
+
+    from labfolio_common.auth.admin import ensure_account
+    from labfolio_common.auth.sessions import open_session
+    from labfolio_common.db.engine import session_scope
+    from labfolio_common.db.models import utcnow
+
+    monkeypatch.syspath_prepend(str(MIGRATE_CODE))
+    for name in ("DATABASE_SECRET_ARN", "DATABASE_HOST", "DATABASE_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    with session_scope(database_url) as db:
+        account, _ = ensure_account(db, "alice", "correct horse battery")
+        open_session(db, account.user_id, utcnow(), timedelta(hours=1))
+
+    def run(event: dict[str, Any]) -> dict[str, Any]:
+        from migrate.handler import lambda_handler
+
+        return dict(lambda_handler(event, lambda_context))
+
+    return run
+
+
+def _password_of(database_url: str, username: str) -> str:
+    from labfolio_common.auth.accounts import find_by_username
+    from labfolio_common.db.engine import session_scope
+
+    with session_scope(database_url) as db:
+        account = find_by_username(db, username)
+        assert account is not None
+        return str(account.password_hash)
+
+
+def test_operator_reset_gives_a_new_password_and_ends_the_sessions(
+    operator: Any, database_url: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from labfolio_common.auth.passwords import verify_password
+
+    before = _password_of(database_url, "alice")
+    answer = operator({"operator": "reset-password", "username": " alice "})
+    assert set(answer) == {"username", "password", "sessions_ended"}, answer
+    assert answer["username"] == "alice" and answer["sessions_ended"] == 1
+    after = _password_of(database_url, "alice")
+    assert after != before and verify_password(after, answer["password"])
+    assert not verify_password(after, "correct horse battery")
+    assert len(answer["password"]) >= 20
+    printed = capsys.readouterr()
+    logged = printed.out + printed.err + "".join(repr(vars(record)) for record in caplog.records)  # extras too
+    assert answer["password"] not in logged  # the answer is the invoker's alone
+    assert "password reset by the operator" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("event", "error"),
+    [
+        ({"operator": "reset-password", "username": "nobody"}, "no account named 'nobody'"),
+        ({"operator": "reset-password"}, "username: required, the account's name"),
+        ({"operator": "reset-password", "username": ["alice"]}, "username: required, the account's name"),
+        ({"operator": "drop-database", "username": "alice"}, "operator: unknown action 'drop-database'"),
+    ],
+)
+def test_operator_mistakes_answer_an_error_and_change_nothing(
+    operator: Any, database_url: str, event: dict[str, Any], error: str
+) -> None:
+    before = _password_of(database_url, "alice")
+    answer = operator(event)
+    assert list(answer) == ["error"] and answer["error"].startswith(error), answer
+    assert _password_of(database_url, "alice") == before
+
+
+FAKE_AWS = """#!/bin/sh
+# The AWS CLI as `make reset-password-aws` calls it: the stack's MigrateFunction, then `lambda invoke`, which runs
+# the real handler here (its answer written to the outfile, as the CLI does).
+echo "$@" >> "{calls}"
+case "$1 $2" in
+  "cloudformation describe-stack-resource") echo "labfolio-dev-MigrateFunction-AbC123" ;;
+  "lambda invoke") exec "{python}" "{runner}" "$@" ;;
+  *) echo "unexpected: $@" >&2; exit 2 ;;
+esac
+"""
+FAKE_INVOKE = """
+import json, sys
+from types import SimpleNamespace
+sys.path[:0] = [{migrate!r}, {layer!r}]
+from migrate.handler import lambda_handler
+args = sys.argv[1:]
+payload = json.loads(args[args.index("--payload") + 1])
+context = SimpleNamespace(function_name="MigrateFunction", memory_limit_in_mb=512, aws_request_id="r-1",
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:MigrateFunction")
+with open(args[-1], "w") as out:
+    json.dump(lambda_handler(payload, context), out)
+print(json.dumps({{"StatusCode": 200, "ExecutedVersion": "$LATEST"}}))
+"""
+
+
+@pytest.mark.parametrize("username", ["alice", "nobody"])
+def test_make_reset_password_aws_invokes_the_stacks_migrate_function(
+    operator: Any, database_url: str, tmp_path: Path, username: str
+) -> None:
+    """The Makefile recipe end to end, with the AWS CLI replaced at its boundary by one that runs the real handler."""
+    import os
+    import subprocess
+    import sys
+
+    from labfolio_common.auth.passwords import verify_password
+
+    root = MIGRATE_CODE.parents[1]
+    runner, calls = tmp_path / "invoke.py", tmp_path / "calls.txt"
+    runner.write_text(FAKE_INVOKE.format(migrate=str(MIGRATE_CODE), layer=str(root / "layers" / "common")))
+    fake = tmp_path / "bin" / "aws"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_AWS.format(calls=calls, python=sys.executable, runner=runner))
+    fake.chmod(0o755)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = dict(os.environ, PATH=f"{fake.parent}:{os.environ['PATH']}", DATABASE_URL=database_url, TMPDIR=str(scratch))
+    done = subprocess.run(
+        ["make", "-s", "-C", str(root), "reset-password-aws", f"ACCOUNT={username}", "STACK=labfolio-dev"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    describe, invoke = calls.read_text().splitlines()
+    assert "--stack-name labfolio-dev --logical-resource-id MigrateFunction" in describe
+    assert "--function-name labfolio-dev-MigrateFunction-AbC123" in invoke
+    assert f'{{"operator": "reset-password", "username": "{username}"}}' in invoke
+    if username == "nobody":
+        assert done.returncode != 0 and "error: no account named 'nobody'" in done.stdout, done
+        return
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()[-2:]
+    assert first == "password of 'alice' reset; 1 session(s) ended"
+    password = second.removeprefix("new password: ")
+    assert verify_password(_password_of(database_url, "alice"), password)
+    assert not list(scratch.iterdir())  # the answer (with the password) is not left on disk

@@ -9,6 +9,12 @@ deploy that changes the migrations, the layer or the database, and waits for the
 
 The answer must reach CloudFormation in every case, or the stack waits for the resource's ServiceTimeout: any
 error is turned into a FAILED answer. The reason names the error but never the database password.
+
+The same function is the operator's way into the private database (`make reset-password-aws ACCOUNT=alice`): an
+event `{"operator": "reset-password", "username": "alice"}` - never sent by CloudFormation - gives the account a
+generated password, ends its sessions and lifts its lockout, and answers `{"username", "password",
+"sessions_ended"}` (or `{"error"}`) to the invoker alone: invoking needs lambda:InvokeFunction on this function, and
+neither the event nor the password is logged.
 """
 
 from __future__ import annotations
@@ -24,8 +30,13 @@ REASON_LIMIT: Final = 1000  # CloudFormation caps the whole response at 4 KB
 SEND_ATTEMPTS: Final = 4
 
 
+OPERATOR_ACTIONS: Final = ("reset-password",)
+
+
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if "operator" in event:
+        return operator_action(event)
     request_type = event.get("RequestType")
     physical_id = event.get("PhysicalResourceId") or f"{event.get('LogicalResourceId', 'DatabaseMigration')}-database"
     data: dict[str, str] = {}
@@ -107,3 +118,33 @@ def send_response(event: dict[str, Any], *, status: str, reason: str, physical_i
             if attempt == SEND_ATTEMPTS:
                 raise
             time.sleep(min(2**attempt, 10))
+
+
+def operator_action(event: dict[str, Any]) -> dict[str, Any]:
+    """An operator's direct invocation: reset a forgotten password (the database is private to the VPC, and this
+    function is the one inside it that every deploy has)."""
+    action, username = event.get("operator"), event.get("username")
+    if action not in OPERATOR_ACTIONS:
+        return {"error": f"operator: unknown action {action!r} (known: {', '.join(OPERATOR_ACTIONS)})"}
+    if not isinstance(username, str) or not username.strip():
+        return {"error": "username: required, the account's name"}
+    from labfolio_common.auth.admin import generate_password, reset_password
+    from labfolio_common.db.engine import session_scope
+    from labfolio_common.errors import LabfolioError
+
+    secret: str | None = None
+    try:
+        url, secret = _database_url()
+        password = generate_password()
+        with session_scope(url) as db:
+            account, ended = reset_password(db, username.strip(), password)
+            name = account.username
+    except LabfolioError as exc:
+        logger.warning("operator action refused", extra={"action": action, "error": type(exc).__name__})
+        return {"error": exc.detail}
+    except Exception as exc:
+        reason = _redact(f"{action} failed: {type(exc).__name__}: {exc}", secret)[:REASON_LIMIT]
+        logger.error("operator action failed", extra={"action": action, "reason": reason})
+        return {"error": reason}
+    logger.info("password reset by the operator", extra={"action": action, "sessions_ended": ended})
+    return {"username": name, "password": password, "sessions_ended": ended}

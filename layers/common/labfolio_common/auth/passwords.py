@@ -1,4 +1,5 @@
-"""argon2id password hashes (argon2-cffi). Only the auth function and the operator tool import this module.
+"""argon2id password hashes (argon2-cffi). Only the auth function and the operator tools (reset_password, the migrate
+function's operator action) import this module.
 
 Parameters: t=2 passes over m=64 MiB, one lane — about 130 ms per hash on the reference machine (2 vCPU; `make
 bench` prints it), inside the 50-250 ms the project asks for; one lane because a Lambda below 1,769 MB has less than
