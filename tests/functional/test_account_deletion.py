@@ -4,12 +4,10 @@ another account is touched. Through the real handler, with the template's bucket
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from labfolio_common.auth.deletion import delete_user_objects
-from labfolio_common.auth.keys import clear_key_cache
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Account, Base, Portfolio, Upload, UserPortfolio
 from sqlalchemy import Table, func, select
@@ -21,10 +19,8 @@ pytestmark = pytest.mark.functional
 
 
 @pytest.fixture
-def client(lambda_env: LocalResources, lambda_context: Any) -> Iterator[AuthClient]:
-    clear_key_cache()
-    yield AuthClient(lambda_context)
-    clear_key_cache()
+def client(lambda_env: LocalResources, lambda_context: Any) -> AuthClient:
+    return AuthClient(lambda_context)
 
 
 def s3_of(resources: LocalResources) -> tuple[Any, str]:

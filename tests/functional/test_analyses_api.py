@@ -9,12 +9,10 @@ import gzip
 import io
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
-from labfolio_common.auth.keys import clear_key_cache
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Analysis, Price
 from sqlalchemy import select, update
@@ -30,13 +28,8 @@ STYLES = ["MTUM", "QUAL", "SIZE", "USMV", "VLUE"]
 
 
 @pytest.fixture
-def env(lambda_env: LocalResources, database_url: str) -> Iterator[LocalResources]:
-    from factor_update import service
-
-    service.run(database_url, "offline")
-    clear_key_cache()
-    yield lambda_env
-    clear_key_cache()
+def env(factor_env: LocalResources) -> LocalResources:
+    return factor_env
 
 
 @pytest.fixture

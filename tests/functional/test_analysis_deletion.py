@@ -5,11 +5,9 @@ handlers (portfolios, auth, the worker), the template's bucket and queue in moto
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from labfolio_common.auth.keys import clear_key_cache
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Analysis
 from sqlalchemy import func, select
@@ -24,13 +22,8 @@ BOOK = b"ticker,quantity\nAAPL,120\nKO,150\n"
 
 
 @pytest.fixture
-def env(lambda_env: LocalResources, database_url: str) -> Iterator[LocalResources]:
-    from factor_update import service
-
-    service.run(database_url, "offline")
-    clear_key_cache()
-    yield lambda_env
-    clear_key_cache()
+def env(factor_env: LocalResources) -> LocalResources:
+    return factor_env
 
 
 def analysed(account: Account, env: LocalResources, context: Any) -> str:

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from labfolio_common.auth.keys import clear_key_cache
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Analysis, utcnow
 from labfolio_common.settings import get_settings
@@ -30,13 +28,8 @@ BOOK = b"ticker,quantity\nAAPL,120\nMSFT,60\nKO,150\n"
 
 
 @pytest.fixture
-def env(lambda_env: LocalResources, database_url: str) -> Iterator[LocalResources]:
-    from factor_update import service
-
-    service.run(database_url, "offline")
-    clear_key_cache()
-    yield lambda_env
-    clear_key_cache()
+def env(factor_env: LocalResources) -> LocalResources:
+    return factor_env
 
 
 @pytest.fixture

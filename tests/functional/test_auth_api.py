@@ -7,13 +7,12 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import jwt
 import pytest
-from labfolio_common.auth.keys import clear_key_cache, signing_key
+from labfolio_common.auth.keys import signing_key
 from labfolio_common.auth.tokens import TokenClaims, issue_token
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Account, AuthSession, utcnow
@@ -26,10 +25,8 @@ pytestmark = pytest.mark.functional
 
 
 @pytest.fixture
-def client(lambda_env: Any, lambda_context: Any) -> Iterator[AuthClient]:
-    clear_key_cache()
-    yield AuthClient(lambda_context)
-    clear_key_cache()
+def client(lambda_env: Any, lambda_context: Any) -> AuthClient:
+    return AuthClient(lambda_context)
 
 
 def token_of(answer: Any) -> str:

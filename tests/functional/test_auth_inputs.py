@@ -5,11 +5,9 @@ valid, success) — never a 500 — and the database is intact afterwards."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from labfolio_common.auth.keys import clear_key_cache
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Account
 from labfolio_common.settings import get_settings
@@ -48,13 +46,11 @@ FIELDS = [(route, name) for route, (_, _, body) in ROUTES.items() for name in bo
 
 
 @pytest.fixture
-def client(lambda_env: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[AuthClient]:
+def client(lambda_env: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> AuthClient:
     monkeypatch.setenv("LOGIN_ACCOUNT_MAX_FAILURES", "1000")  # this file tests input handling, not the throttle
     monkeypatch.setenv("LOGIN_ADDRESS_MAX_FAILURES", "1000")
     get_settings.cache_clear()
-    clear_key_cache()
-    yield AuthClient(lambda_context)
-    clear_key_cache()
+    return AuthClient(lambda_context)
 
 
 def send(client: AuthClient, route: str, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:

@@ -3,11 +3,10 @@ a missing or broken configuration fails loudly and names the setting."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from labfolio_common.auth.keys import clear_key_cache, signing_key
+from labfolio_common.auth.keys import signing_key
 from labfolio_common.errors import ConfigurationError
 from labfolio_common.settings import get_settings
 
@@ -18,10 +17,8 @@ pytestmark = pytest.mark.functional
 
 
 @pytest.fixture
-def env(lambda_env: LocalResources) -> Iterator[LocalResources]:
-    clear_key_cache()
-    yield lambda_env
-    clear_key_cache()
+def env(lambda_env: LocalResources) -> LocalResources:
+    return lambda_env
 
 
 def secrets_client(resources: LocalResources) -> Any:

@@ -13,11 +13,9 @@ import itertools
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from labfolio_common.auth.keys import clear_key_cache
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Analysis, Holding, Portfolio, Upload, UserPortfolio
 from sqlalchemy import func, select
@@ -60,13 +58,8 @@ def test_the_matrix_knows_every_path_parameter() -> None:
 
 
 @pytest.fixture
-def env(lambda_env: LocalResources, database_url: str) -> Iterator[LocalResources]:
-    from factor_update import service
-
-    service.run(database_url, "offline")
-    clear_key_cache()
-    yield lambda_env
-    clear_key_cache()
+def env(factor_env: LocalResources) -> LocalResources:
+    return factor_env
 
 
 class Owned:

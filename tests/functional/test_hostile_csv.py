@@ -14,11 +14,9 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from labfolio_common.auth.keys import clear_key_cache
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Holding, Upload
 from labfolio_common.portfolio_csv import MAX_PROBLEMS, TICKER_PATTERN
@@ -85,10 +83,8 @@ ODD_BUT_VALID: dict[str, bytes] = {
 
 
 @pytest.fixture
-def env(lambda_env: LocalResources, database_url: str) -> Iterator[LocalResources]:
-    clear_key_cache()
-    yield lambda_env
-    clear_key_cache()
+def env(lambda_env: LocalResources) -> LocalResources:
+    return lambda_env
 
 
 def upload(account: Account, env: LocalResources, context: Any, portfolio_id: str, content: bytes) -> None:

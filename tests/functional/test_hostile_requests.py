@@ -16,12 +16,11 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
 import pytest
-from labfolio_common.auth.keys import clear_key_cache, signing_key
+from labfolio_common.auth.keys import signing_key
 from labfolio_common.settings import get_settings
 
 from local.aws_resources import LocalResources
@@ -72,13 +71,8 @@ def test_the_walks_see_the_routes_they_should() -> None:
 
 
 @pytest.fixture
-def env(lambda_env: LocalResources, database_url: str) -> Iterator[LocalResources]:
-    from factor_update import service
-
-    service.run(database_url, "offline")
-    clear_key_cache()
-    yield lambda_env
-    clear_key_cache()
+def env(factor_env: LocalResources) -> LocalResources:
+    return factor_env
 
 
 @pytest.fixture

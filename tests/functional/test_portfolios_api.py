@@ -7,12 +7,10 @@ import base64
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from labfolio_common.auth.keys import clear_key_cache
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Holding, Upload
 from sqlalchemy import func, select
@@ -59,10 +57,8 @@ class Client:
 
 
 @pytest.fixture
-def env(lambda_env: LocalResources) -> Iterator[LocalResources]:
-    clear_key_cache()
-    yield lambda_env
-    clear_key_cache()
+def env(lambda_env: LocalResources) -> LocalResources:
+    return lambda_env
 
 
 @pytest.fixture

@@ -10,13 +10,11 @@ from __future__ import annotations
 import importlib
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 from labfolio_common.auth.deps import authenticate
-from labfolio_common.auth.keys import clear_key_cache
 
 from local.model import load_model
 from tests.fixtures.auth import AuthClient, call, event
@@ -67,10 +65,8 @@ def call_module(module: Any, ev: dict[str, Any], context: Any) -> Any:
 
 
 @pytest.fixture
-def env(lambda_env: Any) -> Iterator[Any]:
-    clear_key_cache()
-    yield lambda_env
-    clear_key_cache()
+def env(lambda_env: Any) -> Any:
+    return lambda_env
 
 
 def test_the_walk_sees_every_http_function() -> None:

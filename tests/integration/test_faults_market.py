@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from labfolio_common.auth.keys import clear_key_cache
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Analysis, FactorReturn
 from labfolio_common.market.yahoo import YFinanceMarketData
@@ -207,14 +206,12 @@ def analysed(
     from factor_update import service
 
     service.run(database_url, "offline")
-    clear_key_cache()
     account = Account(lambda_context, "dora")
     portfolio_id = ready_portfolio(account, lambda_env, lambda_context, BOOK)
     drain(lambda_env, lambda_context)
     [done] = analyses(database_url)
     assert done.status == "ready"
     yield account, portfolio_id, done
-    clear_key_cache()
 
 
 def analyses(database_url: str) -> list[Analysis]:
