@@ -1,4 +1,4 @@
-"""Declarative models of the database: the seed's schema (shared/SEED_SCHEMA.sql) plus labfolio's own tables.
+"""Declarative models of the database: the seed's schema (migrations/seed_schema.sql) plus labfolio's own tables.
 
 Table, column and key names are the seed's. Constraint names follow PostgreSQL's own defaults (`accounts_pkey`,
 `accounts_username_key`, `returns_factor_id_fkey`...), so a database made by the seed's SQL and one made by the
