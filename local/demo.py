@@ -57,7 +57,8 @@ def ensure_demo_portfolio(database_url: str, s3: Any, bucket: str) -> uuid.UUID 
     The file goes into the bucket as a browser's upload would (its own key under uploads/): the bucket notifies the
     queue and the worker ingests it and queues the default analysis, as for anyone's upload."""
     from labfolio_common.db.engine import session_scope
-    from labfolio_common.db.models import Account, Portfolio, UserPortfolio, utcnow
+    from labfolio_common.db.models import Account, UserPortfolio, utcnow
+    from labfolio_common.db.queries import new_portfolio
     from labfolio_common.portfolio_csv import template_csv
     from labfolio_common.uploads import CSV_CONTENT_TYPE, new_upload_key
     from sqlalchemy import func, select
@@ -70,18 +71,7 @@ def ensure_demo_portfolio(database_url: str, s3: Any, bucket: str) -> uuid.UUID 
         owned = db.scalar(select(func.count()).select_from(UserPortfolio).where(UserPortfolio.user_id == user_id))
         if owned:
             return None
-        portfolio = Portfolio(
-            portfolio_id=uuid.uuid4(),
-            portfolio_name=DEMO_PORTFOLIO_NAME,
-            created_at=now,
-            updated_at=now,
-            status="awaiting_upload",
-            status_changed_at=now,
-            holdings_count=0,
-        )
-        db.add(portfolio)
-        db.flush()
-        db.add(UserPortfolio(user_id=user_id, portfolio_id=portfolio.portfolio_id, created_at=now))
+        portfolio = new_portfolio(db, user_id, DEMO_PORTFOLIO_NAME, now)
         portfolio_id = portfolio.portfolio_id
     key = str(new_upload_key(user_id, portfolio_id))
     s3.put_object(Bucket=bucket, Key=key, Body=template_csv(), ContentType=CSV_CONTENT_TYPE)

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from labfolio_common import analysis_store
 from labfolio_common.db.models import Portfolio, utcnow
+from labfolio_common.db.queries import new_portfolio
 from labfolio_common.errors import ValidationFailedError
 from labfolio_common.observability import MetricUnit, logger, metrics
 from labfolio_common.portfolio_csv import MAX_BYTES
@@ -48,7 +49,7 @@ class PortfolioService:
 
     # ------------------------------------------------------------------ portfolios
     def create(self, user_id: uuid.UUID, name: str) -> tuple[PortfolioPublic, UploadForm]:
-        portfolio = sql_portfolios.create(self.db, user_id, name, utcnow())
+        portfolio = new_portfolio(self.db, user_id, name, utcnow())
         self.db.commit()
         logger.info("portfolio created", extra={"portfolio_id": str(portfolio.portfolio_id)})
         metrics.add_metric(name="PortfolioCreated", unit=MetricUnit.Count, value=1)

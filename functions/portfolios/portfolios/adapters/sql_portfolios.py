@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 
 from labfolio_common.db.models import Analysis, Holding, Portfolio, Price, Upload, UserPortfolio
 from sqlalchemy import and_, delete, func, or_, select
@@ -15,24 +15,6 @@ from portfolios.domain.pages import Cursor
 
 # Uploads the caller is told about: those that reached (or are on their way to) a portfolio.
 SHOWN_UPLOADS = ("received", "processing", "ready", "failed", "abandoned")
-
-
-def create(db: Session, user_id: uuid.UUID, name: str, now: datetime) -> Portfolio:
-    """A new portfolio with its one owner row (DESIGN.md §4), awaiting its first upload."""
-    portfolio = Portfolio(
-        portfolio_id=uuid.uuid4(),
-        portfolio_name=name,
-        created_at=now,
-        updated_at=now,
-        status="awaiting_upload",
-        status_changed_at=now,
-        holdings_count=0,
-    )
-    db.add(portfolio)
-    db.flush()
-    db.add(UserPortfolio(user_id=user_id, portfolio_id=portfolio.portfolio_id, created_at=now))
-    db.flush()
-    return portfolio
 
 
 def page(db: Session, user_id: uuid.UUID, limit: int, after: Cursor | None) -> list[Portfolio]:
