@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +17,13 @@ from labfolio_common.db.engine import dispose_engine
 
 from local.events import scheduled_event
 from local.stack import LocalConfig, LocalStack
+from tests.fixtures.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "correct horse battery"
 BOOK = b"ticker,quantity\nAAPL,120\nMSFT,60\nJPM,80\nKO,150\nXOM,100\n"
 FACTOR_UPDATE_RULE = "arn:aws:events:us-east-1:123456789012:rule/labfolio-local-FactorUpdateFunctionDaily"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 90.0, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 class User:
@@ -84,7 +74,7 @@ def test_an_upload_is_analysed_and_a_rerun_with_other_factors_is_ready_too(stack
     assert posted.status_code in (200, 201, 204), posted.text
     portfolio_id = created["portfolio_id"]
     # then, with nobody asking, it is ingested and its default analysis becomes ready
-    default = wait_for(lambda: [a for a in alice.analyses(portfolio_id) if a["status"] == "ready"])[0]
+    default = wait_for(lambda: [a for a in alice.analyses(portfolio_id) if a["status"] == "ready"], timeout=90)[0]
     assert default["trigger"] == "upload"
     result = alice("GET", f"/api/analyses/{default['analysis_id']}").json()["result"]
     assert [f["factor_id"] for f in result["factors"]] == ["SP500", "MTUM", "QUAL", "SIZE", "USMV", "VLUE"]
@@ -92,7 +82,7 @@ def test_an_upload_is_analysed_and_a_rerun_with_other_factors_is_ready_too(stack
     # when Alice asks for a re-run with other factors
     asked = alice("POST", f"/api/portfolios/{portfolio_id}/analyses", json={"factor_ids": ["SP500", "QUAL", "VLUE"]})
     assert asked.status_code == 202, asked.text
-    rerun = wait_for(lambda: alice.settled(asked.json()["analysis_id"]))
+    rerun = wait_for(lambda: alice.settled(asked.json()["analysis_id"]), timeout=90)
     # then the worker ran it through the queue, with those factors
     assert rerun["status"] == "ready", rerun["error"]
     assert rerun["trigger"] == "request"
@@ -124,7 +114,7 @@ def test_the_demo_account_gets_a_portfolio_already_analysed(stack: tuple[LocalSt
     demo = User(base, "demo", local.demo_password, login=True)
     (portfolio,) = demo("GET", "/api/portfolios").json()["items"]
     assert portfolio["portfolio_id"] == portfolio_id
-    analysis = wait_for(lambda: [a for a in demo.analyses(portfolio_id) if a["status"] == "ready"])[0]
+    analysis = wait_for(lambda: [a for a in demo.analyses(portfolio_id) if a["status"] == "ready"], timeout=90)[0]
     result = demo("GET", f"/api/analyses/{analysis['analysis_id']}").json()["result"]
     holdings = demo("GET", f"/api/portfolios/{portfolio_id}/holdings").json()
     assert set(result["weights"]) == {h["ticker"] for h in holdings} and len(holdings) == 12

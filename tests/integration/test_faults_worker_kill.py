@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from sqlalchemy import func, select
 from local import runtime
 from local.stack import LocalConfig, LocalStack
 from tests.fixtures.pipeline import key_of, make_portfolio
+from tests.fixtures.polling import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -83,16 +83,6 @@ def stack(tmp_path: Path, database_url: str, busy: list[runtime.FunctionInstance
         dispose_engine(database_url)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, every: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
 def kill_mid_batch(
     busy: list[runtime.FunctionInstance], in_flight: Callable[[], bool], finished: Callable[[], int], total: int
 ) -> int:
@@ -109,7 +99,7 @@ def kill_mid_batch(
             os.kill(pid, signal.SIGCONT)  # it finished the item meanwhile: let it go on and try again
         return None
 
-    pid = wait_for(frozen, timeout=120)
+    pid = wait_for(frozen, timeout=120, every=0.01)
     done = finished()
     assert done < total, "the batch finished before the worker could be stopped"
     os.kill(pid, signal.SIGKILL)

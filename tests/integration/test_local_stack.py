@@ -7,7 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from local.aws_resources import aws_client
 from local.model import load_model
 from local.stack import LocalConfig, LocalStack
+from tests.fixtures.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -35,16 +36,6 @@ def http(url: str, method: str = "GET") -> tuple[int, Any, dict[str, str]]:
         return status, json.loads(body), headers
     except ValueError:
         return status, body.decode(), headers
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def make_stack(data_dir: Path, database_url: str) -> LocalStack:

@@ -11,7 +11,6 @@ not only on 404s. Half the cases authenticate with the Bearer token, half as a b
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +28,7 @@ from sqlalchemy import Engine
 
 from local.stack import LocalConfig, LocalStack
 from tests.fixtures.db import _postgres_database
+from tests.fixtures.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -45,16 +45,6 @@ FUZZ_SETTINGS = settings(
     phases=[Phase.explicit, Phase.generate],  # no shrinking: failures are collected, not minimised
     suppress_health_check=list(HealthCheck),
 )
-
-
-def wait_for(predicate: Any, timeout: float = 300.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +72,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, fuzz_database: str) -> It
             answer = requests.get(f"{base}/api/factors", timeout=120)
             return answer.status_code == 200 and any(f["observations"] > 0 for f in answer.json())
 
-        wait_for(loaded)
+        wait_for(loaded, timeout=300)
         yield base
     finally:
         stack.stop_http()
@@ -120,7 +110,7 @@ class Owner:
             state = requests.get(f"{base}/api/analyses/{analysis}", headers=headers, timeout=120).json()
             return str(analysis) if state["status"] in ("ready", "failed") else None
 
-        self.analysis_id = wait_for(analysed)
+        self.analysis_id = wait_for(analysed, timeout=300)
         empty = requests.post(f"{base}/api/portfolios", json={"portfolio_name": "Empty"}, headers=headers, timeout=120)
         self.empty_portfolio_id = empty.json()["portfolio_id"]
 

@@ -6,9 +6,8 @@ the dead-letter queue, deletion."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,20 +21,11 @@ from sqlalchemy import select
 
 from local.model import load_model
 from local.stack import LocalConfig, LocalStack
+from tests.fixtures.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
 DEMO = b"ticker,quantity\nAAPL,120\nMSFT,60\nJPM,80\nKO,150\nXOM,100\n"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @pytest.fixture
