@@ -35,22 +35,12 @@ from pathlib import Path
 from bench.analysis import bench_analysis
 from bench.auth import bench_auth
 from bench.cold_start import bench_cold_start
+from bench.common import LambdaContext
 from bench.market import bench_market_data
 from bench.portfolios import bench_portfolios
 
 ROOT = Path(__file__).resolve().parent.parent
 HTTP = {"auth": "auth.handler", "portfolios": "portfolios.handler", "analysis": "analysis.handler"}
-
-
-class Context:
-    function_name = "bench"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def health_event(path: str) -> dict:
@@ -79,7 +69,7 @@ def bench_warm(iterations: int) -> None:
     logging.disable(logging.INFO)
     print(f"\nWarm latency: health route through the real handler (Mangum + FastAPI), in-process, {iterations} calls")
     print(f"{'route':<28}{'p50 (ms)':>10}{'p99 (ms)':>10}{'max (ms)':>10}")
-    context = Context()
+    context = LambdaContext()
     for function, module in HTTP.items():
         handler = importlib.import_module(module).lambda_handler
         path = f"/api/{function}/health"

@@ -26,17 +26,15 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import ROOT, on_path, scratch_databases
+
 TARGET_S = 2.0
 MEMORY_TARGET_MB = 500.0
 RERUNS = 7
 
 
 def _paths() -> None:
-    for sub in ("layers/common", "functions/analysis", "functions/factor_update", "."):
-        path = str(ROOT / sub)
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    on_path("layers/common", "functions/analysis", "functions/factor_update")
 
 
 # ------------------------------------------------------------------ 1. import time
@@ -155,7 +153,6 @@ def _end_to_end(label: str, database_url: str, data_dir: Path) -> None:
 
 def bench_end_to_end(server_url: str | None) -> None:
     _paths()
-    from bench.portfolios import _databases
 
     print(
         "\nAnalysis end to end on the local stack, the demo portfolio (12 holdings, offline data, 2-year window):\n"
@@ -165,7 +162,10 @@ def bench_end_to_end(server_url: str | None) -> None:
     print(
         f"{'database':<12}{'upload→ready':>16}{'(server)':>12}{'re-run p50':>14}{'max':>10}{'(server p50)':>13}  target"
     )
-    with tempfile.TemporaryDirectory() as tmp, _databases(server_url, Path(tmp)) as databases:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_databases(server_url, Path(tmp), "analysis", migrate=False) as databases,
+    ):
         for label, url in databases:
             _end_to_end(label, url, Path(tmp) / label)
 

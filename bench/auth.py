@@ -13,21 +13,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import ROOT, LambdaContext, on_path, scratch_databases
+
 KEY = "bench-signing-key-" + "x" * 46
 PASSWORD = "correct horse battery"
 
 
 def _paths() -> None:
-    for sub in (ROOT, ROOT / "layers/common", ROOT / "functions/auth"):
-        if str(sub) not in sys.path:
-            sys.path.insert(0, str(sub))
+    on_path("layers/common", "functions/auth")
 
 
 def bench_hash(runs: int = 15) -> None:
@@ -62,17 +59,6 @@ def _event(method: str, path: str, headers: dict[str, str] | None = None, body: 
     return event
 
 
-class _Context:
-    function_name = "bench"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 def _environment(database_url: str) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url,
@@ -86,44 +72,13 @@ def _environment(database_url: str) -> dict[str, str]:
     }
 
 
-@contextmanager
-def _databases(server_url: str | None, tmp: Path) -> Iterator[list[tuple[str, str]]]:
-    """A migrated SQLite file, and a throwaway PostgreSQL database when `server_url` names a server."""
-    _paths()
-    from labfolio_common.db.engine import dispose_engine, normalize_url
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    from migrations.runner import upgrade
-
-    found = [("sqlite", f"sqlite:///{tmp / 'auth.db'}")]
-    admin, name = None, f"lf_bench_{uuid.uuid4().hex[:12]}"
-    if server_url and server_url.split(":", 1)[0].startswith("postgres"):
-        admin = create_engine(normalize_url(server_url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        found.append(("postgresql", make_url(server_url).set(database=name).render_as_string(hide_password=False)))
-    try:
-        for _, url in found:
-            upgrade(url)
-        yield found
-    finally:
-        for _, url in found:
-            dispose_engine(url)
-        if admin is not None:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.dispose()
-
-
 def _percentiles(samples: list[float]) -> tuple[float, float, float]:
     samples = sorted(samples)
     return samples[len(samples) // 2], samples[int(len(samples) * 0.99) - 1], samples[-1]
 
 
 def _timed(handler: Callable[..., Any], event: dict[str, Any], expected: int, iterations: int) -> list[float]:
-    context = _Context()
+    context = LambdaContext()
     for _ in range(50):
         assert handler(copy.deepcopy(event), context)["statusCode"] == expected
     samples = []
@@ -150,7 +105,7 @@ def bench_routes(databases: list[tuple[str, str]], iterations: int) -> None:
         os.environ.update(_environment(url))
         get_settings.cache_clear()
         signup = _event("POST", "/api/auth/signup", body={"username": f"bench.{label}", "password": PASSWORD})
-        answer = handler(signup, _Context())
+        answer = handler(signup, LambdaContext())
         assert answer["statusCode"] == 201, answer
         token = json.loads(answer["body"])["access_token"]
         bearer = {"authorization": f"Bearer {token}"}
@@ -179,7 +134,7 @@ t0 = time.perf_counter()
 import auth.handler
 t1 = time.perf_counter()
 event = json.loads(sys.argv[1])
-result = auth.handler.lambda_handler(event, __import__("bench.auth", fromlist=["_Context"])._Context())
+result = auth.handler.lambda_handler(event, __import__("bench.common", fromlist=["LambdaContext"]).LambdaContext())
 t2 = time.perf_counter()
 assert result["statusCode"] == 200, result
 t3 = time.perf_counter()
@@ -207,7 +162,7 @@ def bench_cold(database_url: str, runs: int) -> None:
 
     get_settings.cache_clear()
     signup = _event("POST", "/api/auth/signup", body={"username": "bench.cold", "password": PASSWORD})
-    token = json.loads(handler(signup, _Context())["body"])["access_token"]
+    token = json.loads(handler(signup, LambdaContext())["body"])["access_token"]
     event = json.dumps(_event("GET", "/api/auth/me", {"authorization": f"Bearer {token}"}))
     base = {
         "PATH": os.environ.get("PATH", ""),
@@ -240,6 +195,9 @@ def bench_cold(database_url: str, runs: int) -> None:
 def bench_auth(server_url: str | None, iterations: int, import_runs: int) -> None:
     _paths()
     bench_hash()
-    with tempfile.TemporaryDirectory() as tmp, _databases(server_url, Path(tmp)) as databases:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_databases(server_url, Path(tmp), "auth", migrate=True) as databases,
+    ):
         bench_routes(databases, iterations)
         bench_cold(databases[0][1], import_runs)

@@ -22,7 +22,6 @@ import argparse
 import multiprocessing
 import os
 import random
-import sys
 import tempfile
 import threading
 import time
@@ -33,7 +32,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import is_postgres, on_path
+
 UNIVERSE = ["AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO"]
 UNIVERSE += ["LLY", "MRK", "MSFT", "PEP", "PFE", "PG", "RRC", "UNH", "WMT", "XOM"]  # the offline demo stocks
 RULE = "arn:aws:events:us-east-1:123456789012:rule/labfolio-local-FactorUpdateFunctionDaily"
@@ -41,10 +41,7 @@ PASSWORD = "correct horse battery"
 
 
 def _paths() -> None:
-    for sub in ("layers/common", "functions/analysis", "."):
-        path = str(ROOT / sub)
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    on_path("layers/common", "functions/analysis")
 
 
 # ------------------------------------------------------------------ the database and the stack
@@ -53,29 +50,13 @@ def _paths() -> None:
 @contextmanager
 def _postgres(server_url: str | None) -> Iterator[str]:
     """A throwaway database on DATABASE_URL's PostgreSQL server, or on a throwaway cluster started here."""
-    from labfolio_common.db.engine import dispose_engine, normalize_url
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
+    from tests.fixtures.db import scratch_database, throwaway_cluster
 
     with ExitStack() as stack:
-        if not (server_url and normalize_url(server_url).get_backend_name() == "postgresql"):
-            from tests.fixtures.db import throwaway_cluster
-
+        if not is_postgres(server_url):
             server_url, name, seconds = stack.enter_context(throwaway_cluster())
             print(f"(no PostgreSQL DATABASE_URL: throwaway cluster {name}, up in {seconds:.1f} s)")
-        name = f"lf_bench_load_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(normalize_url(server_url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        url = make_url(normalize_url(server_url)).set(database=name).render_as_string(hide_password=False)
-        try:
-            yield url
-        finally:
-            dispose_engine(url)
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.dispose()
+        yield stack.enter_context(scratch_database(server_url))  # type: ignore[arg-type]
 
 
 @contextmanager

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import random
 import statistics
-import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import on_path, scratch_databases
+
 UNIVERSE = ["AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO"]
 UNIVERSE += ["LLY", "MRK", "MSFT", "PEP", "PFE", "PG", "RRC", "UNH", "WMT", "XOM"]  # the offline demo stocks
 PORTFOLIOS = 200
@@ -31,10 +30,7 @@ BUDGET_MS = 100.0
 
 
 def _paths() -> None:
-    for sub in ("layers/common", "functions/analysis", "."):
-        path = str(ROOT / sub)
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    on_path("layers/common", "functions/analysis")
 
 
 def bench_parse(runs: int = 15) -> None:
@@ -65,32 +61,6 @@ def bench_parse(runs: int = 15) -> None:
 def _portfolio(rng: random.Random) -> bytes:
     tickers = rng.sample(UNIVERSE, rng.randint(10, 20))
     return ("ticker,quantity\n" + "".join(f"{t},{rng.randint(1, 500)}\n" for t in tickers)).encode()
-
-
-@contextmanager
-def _databases(server_url: str | None, tmp: Path) -> Iterator[list[tuple[str, str]]]:
-    """An SQLite file, and a throwaway PostgreSQL database when `server_url` names a server (the stack migrates)."""
-    from labfolio_common.db.engine import dispose_engine, normalize_url
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    found = [("sqlite", f"sqlite:///{tmp / 'portfolios.db'}")]
-    admin, name = None, f"lf_bench_{uuid.uuid4().hex[:12]}"
-    if server_url and server_url.split(":", 1)[0].startswith("postgres"):
-        admin = create_engine(normalize_url(server_url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        found.append(("postgresql", make_url(server_url).set(database=name).render_as_string(hide_password=False)))
-    try:
-        yield found
-    finally:
-        for _, url in found:
-            dispose_engine(url)
-        if admin is not None:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.dispose()
 
 
 @contextmanager
@@ -192,7 +162,10 @@ def bench_ingestion(server_url: str | None) -> None:
     )
     header = f"{'database':<12}{'demo (s)':>10}{'create (s)':>12}{'POST (s)':>10}{'ready (s)':>12}{'per s':>10}"
     print(f"{header}{'batches':>9}")
-    with tempfile.TemporaryDirectory() as tmp, _databases(server_url, Path(tmp)) as databases:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_databases(server_url, Path(tmp), "portfolios", migrate=False) as databases,
+    ):
         for label, url in databases:
             _run(label, url, Path(tmp))
 
