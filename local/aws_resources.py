@@ -11,6 +11,8 @@ import logging
 import os
 import secrets
 import string
+import threading
+from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -30,15 +32,26 @@ _QUEUE_ATTRIBUTES = {
 }
 
 
+_session_lock = threading.Lock()
+
+
+@cache
+def _session() -> boto3.session.Session:
+    """One session for the stack's own clients (local/ runs before the layer is on sys.path, so not the layer's
+    labfolio_common.aws): its loader reads each service model once per process."""
+    return boto3.session.Session()
+
+
 def aws_client(service: str, endpoint: str) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
-        config=Config(signature_version="s3v4", retries={"mode": "standard"}),
-    )
+    with _session_lock:  # a session is not thread-safe; the clients it makes are
+        return _session().client(
+            service,
+            endpoint_url=endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
+            config=Config(signature_version="s3v4", retries={"mode": "standard"}),
+        )
 
 
 class LocalResources:
