@@ -52,28 +52,52 @@ def ensure_demo_account(database_url: str, data_dir: Path) -> str:
 
 
 def ensure_demo_portfolio(database_url: str, s3: Any, bucket: str) -> uuid.UUID | None:
-    """Give `demo` a portfolio from the demo CSV if it has none; the new portfolio's id (None when it had one).
+    """Give `demo` its demo portfolio, analysed: the id of the portfolio uploaded now, None when nothing was needed.
 
+    With no portfolio at all, one is created from the demo CSV. A demo portfolio that never got its holdings (a
+    crash, or a stop before the worker took its upload: moto keeps no queue across restarts) gets the file again.
     The file goes into the bucket as a browser's upload would (its own key under uploads/): the bucket notifies the
     queue and the worker ingests it and queues the default analysis, as for anyone's upload."""
     from labfolio_common.db.engine import session_scope
-    from labfolio_common.db.models import Account, UserPortfolio, utcnow
+    from labfolio_common.db.models import Account, Portfolio, UserPortfolio, utcnow
     from labfolio_common.db.queries import new_portfolio
     from labfolio_common.portfolio_csv import template_csv
     from labfolio_common.uploads import CSV_CONTENT_TYPE, new_upload_key
     from sqlalchemy import func, select
 
-    now = utcnow()
     with session_scope(database_url) as db:
         user_id = db.scalar(select(Account.user_id).where(func.lower(Account.username) == DEMO_USERNAME))
         if user_id is None:
             return None
-        owned = db.scalar(select(func.count()).select_from(UserPortfolio).where(UserPortfolio.user_id == user_id))
-        if owned:
+        owned = db.scalars(
+            select(Portfolio)
+            .join(UserPortfolio, UserPortfolio.portfolio_id == Portfolio.portfolio_id)
+            .where(UserPortfolio.user_id == user_id)
+        ).all()
+        stuck = next((p for p in owned if p.portfolio_name == DEMO_PORTFOLIO_NAME and p.holdings_count == 0), None)
+        if owned and stuck is None:
             return None
-        portfolio = new_portfolio(db, user_id, DEMO_PORTFOLIO_NAME, now)
-        portfolio_id = portfolio.portfolio_id
+        portfolio = stuck or new_portfolio(db, user_id, DEMO_PORTFOLIO_NAME, utcnow())
+        portfolio_id, status = portfolio.portfolio_id, portfolio.status
     key = str(new_upload_key(user_id, portfolio_id))
     s3.put_object(Bucket=bucket, Key=key, Body=template_csv(), ContentType=CSV_CONTENT_TYPE)
-    log.info("demo portfolio created and uploaded (%s): the worker ingests and analyses it", portfolio_id)
+    if stuck is not None:
+        log.warning("demo portfolio %s had no holdings (status %s): its file is uploaded again", portfolio_id, status)
+    else:
+        log.info("demo portfolio created and uploaded (%s): the worker ingests and analyses it", portfolio_id)
     return portfolio_id
+
+
+def latest_analysis_status(database_url: str, portfolio_id: uuid.UUID) -> str | None:
+    """The status of the portfolio's latest analysis (queued, running, ready, failed); None before the first."""
+    from labfolio_common.db.engine import session_scope
+    from labfolio_common.db.models import Analysis
+    from sqlalchemy import select
+
+    with session_scope(database_url) as db:
+        return db.scalar(
+            select(Analysis.status)
+            .where(Analysis.portfolio_id == portfolio_id)
+            .order_by(Analysis.created_at.desc())
+            .limit(1)
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import socket
 import subprocess
@@ -11,11 +13,7 @@ import urllib.request
 
 from local.model import REGION
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+log = logging.getLogger("labfolio.local")
 
 
 def aws_environment(endpoint: str) -> dict[str, str]:
@@ -31,43 +29,70 @@ def aws_environment(endpoint: str) -> dict[str, str]:
 
 
 class PortTakenError(RuntimeError):
-    """moto's server exited at start, almost always because its port is in use."""
+    """The port asked for is taken (another local stack's moto server, or any other program)."""
 
 
 class MotoServer:
-    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+    """moto's server in a process of its own, on a listening socket this process binds and hands over (werkzeug's
+    WERKZEUG_SERVER_FD): whatever answers on `endpoint` is this server, never another stack's that happened to hold
+    the port first (DESIGN.md §3). With `fallback`, a taken port gives way to a free one, which `endpoint` names."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", *, fallback: bool = False) -> None:
         self.host = host
-        self.auto_port = not port  # a port we picked may be taken by someone else before moto binds it: retry
-        self.port = port or free_port()
+        self.requested_port = port
+        self.port = port
+        self.fallback = fallback
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> MotoServer:
-        for attempt in range(3 if self.auto_port else 1):
-            try:
-                return self._start(timeout)
-            except PortTakenError:
-                if attempt == 2 or not self.auto_port:
-                    raise
-                self.port = free_port()
-        raise AssertionError("unreachable")
-
-    def _start(self, timeout: float) -> MotoServer:
-        env = {**os.environ, **aws_environment(self.endpoint)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C in the terminal is for the stack, which stops moto after saving S3
+    def _bind(self) -> socket.socket:
+        try:
+            return socket.create_server((self.host, self.requested_port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            if not self.fallback:
+                raise PortTakenError(
+                    f"port {self.requested_port} on {self.host} is taken (another local stack's moto server?): "
+                    "set LABFOLIO_MOTO_PORT to a free port, or to 0 for any free port"
+                ) from exc
+        listener = socket.create_server((self.host, 0))
+        log.warning(
+            "port %d is taken (another local stack?): this stack's moto server takes the free port %d",
+            self.requested_port,
+            listener.getsockname()[1],
         )
+        return listener
+
+    def start(self, timeout: float = 30.0) -> MotoServer:
+        listener = self._bind()
+        self.port = int(listener.getsockname()[1])
+        env = {
+            **os.environ,
+            **aws_environment(self.endpoint),
+            "MOTO_PORT": str(self.port),
+            # werkzeug serves on an inherited socket when it believes it runs under its reloader
+            "WERKZEUG_RUN_MAIN": "true",
+            "WERKZEUG_SERVER_FD": str(listener.fileno()),
+        }
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+                env=env,
+                pass_fds=(listener.fileno(),),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C in the terminal is for the stack, which stops moto after saving S3
+            )
+        finally:
+            listener.close()  # the child holds it now: if the child dies, connections are refused, not left waiting
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise PortTakenError(f"moto server exited with {self.process.returncode} (is port {self.port} taken?)")
+                raise RuntimeError(f"moto server exited at start with {self.process.returncode}")
             try:
                 with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):  # noqa: S310 - local URL
                     return self

@@ -12,12 +12,13 @@ import socket
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from local.aws_resources import LocalResources
-from local.demo import DEMO_USERNAME, ensure_demo_account, ensure_demo_portfolio
+from local.demo import DEMO_USERNAME, ensure_demo_account, ensure_demo_portfolio, latest_analysis_status
 from local.gateway import create_gateway
 from local.model import ACCOUNT_ID, REGION, StackModel, load_model
 from local.moto import MotoServer, aws_environment
@@ -35,7 +36,10 @@ _PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "HOME", "OPENBLAS_NUM_THREADS", "OMP_N
 class LocalConfig:
     host: str = "127.0.0.1"
     port: int = 8000
-    moto_port: int = 4566
+    moto_port: int = 4566  # 0: any free port
+    # The default port may be taken (another stack on this machine): then moto takes a free one and says so. A port
+    # asked for (LABFOLIO_MOTO_PORT) is kept or the stack refuses to start.
+    moto_port_fallback: bool = False
     data_dir: Path = ROOT / ".local"
     database_url: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
@@ -54,6 +58,7 @@ class LocalConfig:
             host=env.get("LABFOLIO_HOST", "127.0.0.1"),
             port=int(env.get("LABFOLIO_PORT", "8000")),
             moto_port=int(env.get("LABFOLIO_MOTO_PORT", "4566")),
+            moto_port_fallback="LABFOLIO_MOTO_PORT" not in env,
             data_dir=Path(env.get("LABFOLIO_DATA_DIR", str(ROOT / ".local"))).resolve(),
             database_url=env.get("DATABASE_URL") or None,
             max_instances=int(env.get("LABFOLIO_MAX_INSTANCES", str(LocalConfig.max_instances))),
@@ -69,7 +74,7 @@ class LocalConfig:
 class LocalStack:
     def __init__(self, config: LocalConfig) -> None:
         self.config = config
-        self.moto = MotoServer(port=config.moto_port, host="127.0.0.1")
+        self.moto = MotoServer(port=config.moto_port, host="127.0.0.1", fallback=config.moto_port_fallback)
         self.model: StackModel | None = None
         self.resources: LocalResources | None = None
         self.pools: dict[str, FunctionPool] = {}
@@ -79,6 +84,8 @@ class LocalStack:
         self._server_thread: threading.Thread | None = None
         self.demo_password: str | None = None
         self._stopping = threading.Event()
+        self._began = time.perf_counter()
+        self._warming: list[threading.Thread] = []  # one per HTTP function: its first instance starting
         self._socket: socket.socket | None = None  # the gateway's, bound before the stack is built when port is 0
 
     @property
@@ -88,7 +95,7 @@ class LocalStack:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
-        started = time.perf_counter()
+        self._began = started = time.perf_counter()
         cfg = self.config
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -110,7 +117,7 @@ class LocalStack:
         except BaseException:
             self.stop(save=False)
             raise
-        log.info("local stack ready in %.1f s", time.perf_counter() - started)
+        log.info("local stack built in %.1f s; its functions are starting", time.perf_counter() - started)
         return self
 
     def _migrate(self) -> None:
@@ -151,8 +158,17 @@ class LocalStack:
             )
         if self.config.warm:
             http_functions = {r.function for r in self.model.routes}
-            for logical_id in http_functions:
-                threading.Thread(target=self.pools[logical_id].warm, daemon=True, name=f"warm:{logical_id}").start()
+            for logical_id in sorted(http_functions):
+                thread = threading.Thread(target=self.pools[logical_id].warm, daemon=True, name=f"warm:{logical_id}")
+                thread.start()
+                self._warming.append(thread)
+
+    def wait_warm(self, timeout: float = 120.0) -> bool:
+        """Wait until every HTTP function has a warm instance (its handler imported); False if `timeout` passed."""
+        deadline = time.monotonic() + timeout
+        for thread in self._warming:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._warming)
 
     def _start_event_sources(self) -> None:
         assert self.model is not None and self.resources is not None
@@ -189,10 +205,21 @@ class LocalStack:
             if self._stopping.wait(0.1):
                 return
         try:
-            self.ensure_demo_portfolio()
+            portfolio_id = self.ensure_demo_portfolio()
+            while portfolio_id is not None and time.monotonic() < deadline:
+                status = latest_analysis_status(self.config.effective_database_url, portfolio_id)
+                if status in ("ready", "failed"):
+                    log.info("demo portfolio analysed (%s) %.1f s after the start", status, self.uptime())
+                    return
+                if self._stopping.wait(0.25):
+                    return
         except Exception:
             if not self._stopping.is_set():  # stopped meanwhile: nothing to report
                 log.exception("demo portfolio not created")
+
+    def uptime(self) -> float:
+        """Seconds since start() began."""
+        return time.perf_counter() - self._began
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         return self.pools[logical_id].invoke(event)
@@ -221,8 +248,9 @@ class LocalStack:
             self._socket.close()
 
     # ------------------------------------------------------------------ HTTP
-    def serve_forever(self) -> None:
-        """Run the gateway in this thread until Ctrl-C / SIGTERM, then stop everything."""
+    def serve_forever(self, started: float | None = None) -> None:
+        """Run the gateway in this thread until Ctrl-C / SIGTERM, then stop everything. The address is printed once
+        the stack answers (`_announce`); `started` is the perf_counter() reading the time to ready counts from."""
         import uvicorn
 
         server = uvicorn.Server(
@@ -230,13 +258,8 @@ class LocalStack:
                 self.gateway(), host=self.config.host, port=self.config.port, log_level="warning", access_log=False
             )
         )
-        print(
-            f"\n  labfolio local stack: http://{self.config.host}:{self.port}/  (API under /api, "
-            f"docs at /api/docs; AWS_ENDPOINT_URL={self.moto.endpoint})\n  Ctrl-C stops it; data stays in "
-            f"{self.config.data_dir}\n  demo account: {DEMO_USERNAME} / {self.demo_password}  (kept in "
-            f"{self.config.data_dir / 'demo_password'})\n",
-            flush=True,
-        )
+        begun = time.perf_counter() if started is None else started
+        threading.Thread(target=self._announce, args=(server, begun), daemon=True, name="announce").start()
         try:
             server.run(sockets=[self._socket] if self._socket is not None else None)
         except KeyboardInterrupt:
@@ -244,6 +267,27 @@ class LocalStack:
         finally:
             self.stop()
             print("  labfolio local stack stopped", flush=True)
+
+    def _announce(self, server: Any, started: float, timeout: float = 180.0) -> None:
+        """Print the address when it is worth opening: the gateway listens, every HTTP function has a warm instance
+        and GET /api/health has answered 200 (a newcomer who opens it at once gets the page, not a wait)."""
+        deadline = time.monotonic() + timeout
+        while not server.started and time.monotonic() < deadline:
+            if self._stopping.wait(0.02):
+                return
+        self.wait_warm(max(0.0, deadline - time.monotonic()))
+        base = f"http://{self.config.host}:{self.port}"
+        answered = _wait_healthy(f"{base}/api/health", deadline, self._stopping)
+        if self._stopping.is_set():
+            return
+        state = f"ready in {time.perf_counter() - started:.1f} s" if answered else "started, but /api/health fails"
+        print(
+            f"\n  labfolio local stack {state}: {base}/  (API under /api, docs at /api/docs; "
+            f"AWS_ENDPOINT_URL={self.moto.endpoint})\n  Ctrl-C stops it; data stays in "
+            f"{self.config.data_dir}\n  demo account: {DEMO_USERNAME} / {self.demo_password}  (kept in "
+            f"{self.config.data_dir / 'demo_password'})\n",
+            flush=True,
+        )
 
     def start_http(self, timeout: float = 20.0) -> str:
         """Serve the gateway from a background thread (tests); returns the base URL."""
@@ -275,12 +319,26 @@ class LocalStack:
             self._server = None
 
 
+def _wait_healthy(url: str, deadline: float, stopping: threading.Event) -> bool:
+    """Poll `url` until it answers 200 (True), the deadline passes or the stack stops (False)."""
+    while time.monotonic() < deadline and not stopping.is_set():
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - the stack's own address
+                if answer.status == 200:
+                    return True
+        except OSError:
+            pass
+        stopping.wait(0.1)
+    return False
+
+
 def main() -> int:
+    started = time.perf_counter()
     logging.basicConfig(
         level=os.environ.get("LABFOLIO_LOG_LEVEL", "INFO"),
         stream=sys.stderr,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     stack = LocalStack(LocalConfig.from_env()).start()
-    stack.serve_forever()
+    stack.serve_forever(started)
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -61,7 +62,7 @@ def call(base: str, method: str, path: str, body: Any = None, token: str | None 
             return answer.status, json.loads(answer.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
-    except (urllib.error.URLError, ConnectionError):
+    except OSError:  # refused, reset or timed out (URLError is one): not answering yet
         return 0, None
 
 
@@ -75,12 +76,12 @@ def test_python_m_local_serves_the_analysed_demo_and_stops_on_ctrl_c(tmp_path: P
         [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
     )
     try:
-
-        def healthy() -> Any:
-            status, health = call(base, "GET", "/api/health")
-            return health if status == 200 else None
-
-        health = wait_for(healthy, 120, every=0.5)
+        # "ready" is printed once the stack answers: from then on, the first request gets its answer
+        ready = "labfolio local stack ready in "
+        wait_for(lambda: ready in (tmp_path / "stack.log").read_text(), 180, every=0.1)
+        assert re.search(rf"{ready}[\d.]+ s: {base}/", (tmp_path / "stack.log").read_text())
+        status, health = call(base, "GET", "/api/health")
+        assert status == 200, health
         assert health["status"] == "ok" and set(health["parts"]) == {"database", "bucket", "queue"}, health
 
         password = (tmp_path / "demo_password").read_text().strip()
