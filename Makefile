@@ -43,11 +43,16 @@ browser:
 postgres:
 	@command -v pg_createcluster >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null; }
 
+# The suite runs on every core (pytest-xdist; TEST_WORKERS=1 for one process): each worker has its own moto server,
+# databases and ports; the modules that share a stack or a cluster stay on one worker (xdist_group).
+TEST_WORKERS ?= auto
+XDIST = -n $(TEST_WORKERS) --dist loadgroup
+
 test: venv postgres browser
-	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: venv
-	$(BIN)/pytest -m "unit or functional" $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest $(XDIST) -m "unit or functional" $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -260,11 +261,15 @@ class LocalStack:
         )
         begun = time.perf_counter() if started is None else started
         threading.Thread(target=self._announce, args=(server, begun), daemon=True, name="announce").start()
+        # uvicorn shuts down on SIGTERM, then raises it again with this handler back in place: as Ctrl-C, so the
+        # finally below still stops moto and the functions (the default action would end the process first).
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             server.run(sockets=[self._socket] if self._socket is not None else None)
         except KeyboardInterrupt:
             pass  # uvicorn re-raises the Ctrl-C it already handled by shutting down
         finally:
+            signal.signal(signal.SIGTERM, previous)
             self.stop()
             print("  labfolio local stack stopped", flush=True)
 

@@ -10,4 +10,5 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.aws",
+    "tests.fixtures.hashing",
 ]

@@ -14,7 +14,8 @@ import pytest
 
 from tests.e2e.conftest import PASSWORD, VIEWPORT, Watch, _json, sign_up, unique
 
-pytestmark = pytest.mark.e2e
+# One xdist worker runs the whole module: its module-scoped fixtures are built once (make test runs -n auto).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_frontend")]
 
 BAD_CSV = Path(__file__).parents[1] / "data" / "portfolios" / "bad" / "many_problems.csv"
 XSS = "<img src=x onerror=alert(1)>"

@@ -52,6 +52,7 @@ def test_signup_creates_the_account_and_a_session(client: AuthClient, database_u
     assert timedelta(days=6) < session.expires_at - session.created_at <= timedelta(days=7)
 
 
+@pytest.mark.real_password_hash
 def test_signup_stores_an_argon2id_hash_never_the_password(client: AuthClient, database_url: str) -> None:
     client.signup("hasher", "a very secret passphrase")
     with session_scope(database_url) as db:
@@ -158,6 +159,7 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client: AuthClient)
     assert wrong_password.cookies == unknown_user.cookies == []
 
 
+@pytest.mark.real_password_hash
 def test_wrong_password_and_unknown_user_cost_the_same_argon2_verification(
     client: AuthClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

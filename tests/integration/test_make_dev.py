@@ -1,7 +1,8 @@
 """`make dev` as a newcomer runs it: `python -m local` in its own process, with nothing but the defaults (SQLite,
 offline market data, the demo account), on ports of its own. It serves, the demo portfolio arrives analysed, and
-Ctrl-C, which a terminal sends to the whole foreground process group, stops every part of it: exit 0, no process of
-its session left, its ports free again, the S3 objects saved for the next start."""
+Ctrl-C, which a terminal sends to the whole foreground process group, or SIGTERM to the process alone (`kill`,
+`timeout`, a supervisor) stops every part of it: exit 0, no process of its session left, moto's port free again, the S3
+objects saved for the next start."""
 
 from __future__ import annotations
 
@@ -66,7 +67,14 @@ def call(base: str, method: str, path: str, body: Any = None, token: str | None 
         return 0, None
 
 
-def test_python_m_local_serves_the_analysed_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "stop",
+    [
+        pytest.param(lambda pid: os.killpg(pid, signal.SIGINT), id="ctrl-c"),  # a terminal: the foreground group
+        pytest.param(lambda pid: os.kill(pid, signal.SIGTERM), id="sigterm"),  # `kill`, `timeout`, a supervisor
+    ],
+)
+def test_python_m_local_serves_the_analysed_demo_and_stops_cleanly(tmp_path: Path, stop: Any) -> None:
     port, moto_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("AWS_")}
     env.update(LABFOLIO_PORT=str(port), LABFOLIO_MOTO_PORT=str(moto_port), LABFOLIO_DATA_DIR=str(tmp_path))
@@ -101,7 +109,7 @@ def test_python_m_local_serves_the_analysed_demo_and_stops_on_ctrl_c(tmp_path: P
         assert analysis["status"] == "ready", analysis
         assert analysis["result"]["portfolio"]["betas"], analysis["result"]["portfolio"]
 
-        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+        stop(process.pid)
         assert process.wait(timeout=60) == 0
         assert wait_for(lambda: not session_members(process.pid), 10, every=0.2)
     finally:
@@ -112,7 +120,7 @@ def test_python_m_local_serves_the_analysed_demo_and_stops_on_ctrl_c(tmp_path: P
         output = log.read()
         log.close()
     assert "labfolio local stack stopped" in output, output[-3000:]
-    assert not listening(port) and not listening(moto_port), "a part of the stack outlived Ctrl-C"
+    assert not listening(port) and not listening(moto_port), "a part of the stack outlived its stop"
     assert (tmp_path / "labfolio.db").stat().st_size > 0
     saved = [p.name for p in (tmp_path / "s3").rglob("*") if p.is_file()]
     assert any(name.endswith(".csv") for name in saved), f"the demo upload was not saved for the next start: {saved}"

@@ -30,7 +30,8 @@ from local.stack import LocalConfig, LocalStack
 from tests.fixtures.db import _postgres_database
 from tests.fixtures.polling import wait_for
 
-pytestmark = pytest.mark.integration
+# One xdist worker runs the whole module: its module-scoped fixtures are built once (make test runs -n auto).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_openapi_fuzz")]
 
 FUNCTIONS = ["auth", "portfolios", "analysis"]
 PASSWORD = "correct horse battery"

@@ -115,6 +115,7 @@ def test_tokens_that_fail_verification() -> None:
     assert accepted == []
 
 
+@pytest.mark.real_password_hash
 def test_hash_verifies_its_password_only() -> None:
     stored = passwords.hash_password("correct horse battery")
     assert stored.startswith("$argon2id$v=19$m=65536,t=2,p=1$")
@@ -124,13 +125,23 @@ def test_hash_verifies_its_password_only() -> None:
     assert not passwords.verify_password(None, "anything")
 
 
+@pytest.mark.real_password_hash
 def test_the_dummy_hash_has_todays_parameters() -> None:
     """Otherwise an unknown username would cost another time than a wrong password."""
     assert not passwords.needs_rehash(passwords.DUMMY_HASH)
 
 
+@pytest.mark.real_password_hash
 def test_hashes_with_other_parameters_need_rehashing() -> None:
     from argon2 import PasswordHasher
 
     assert passwords.needs_rehash(PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("x" * 10))
     assert passwords.needs_rehash("garbage")
+
+
+def test_tests_not_marked_real_password_hash_hash_cheaply() -> None:
+    """tests/fixtures/hashing.py: the other tests verify and store argon2id hashes at the smallest cost."""
+    stored = passwords.hash_password("correct horse battery")
+    assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert passwords.verify_password(stored, "correct horse battery")
+    assert passwords.DUMMY_HASH.startswith("$argon2id$v=19$m=8,t=1,p=1$")
