@@ -11,7 +11,7 @@ import pytest
 from labfolio_common import storage
 from labfolio_common.errors import DependencyUnavailableError
 
-from tests.fixtures.aws import MotoServer
+from tests.fixtures.aws import MotoServer, put_objects
 
 pytestmark = pytest.mark.functional
 
@@ -47,8 +47,7 @@ def test_a_versioned_folder_leaves_no_version_or_marker(bucket: tuple[Any, str])
 
 def test_an_unversioned_folder_pages_past_one_batch(bucket: tuple[Any, str]) -> None:
     s3, name = bucket
-    for number in range(storage.DELETE_BATCH + 5):
-        s3.put_object(Bucket=name, Key=f"analyses/u1/{number:05d}", Body=b"x")
+    put_objects(s3, name, [f"analyses/u1/{number:05d}" for number in range(storage.DELETE_BATCH + 5)])
     s3.put_object(Bucket=name, Key="analyses/u10/keep", Body=b"x")  # shares the characters, not the folder
     assert storage.delete_folder(s3, name, "analyses/u1/", root="analyses/") == storage.DELETE_BATCH + 5
     assert [key for key, _ in _versions(s3, name)] == ["analyses/u10/keep"]
