@@ -20,6 +20,8 @@
 8. Load (bench/load.py; alone: `python -m bench load [--seconds S] [--clients 10 50] [--burst N]`): 10 and 50
    concurrent clients on list-portfolios and get-analysis through the local gateway on PostgreSQL (req/s, p50/p99,
    errors), and a burst of 500 uploads until all are ready (none lost, none duplicated).
+9. `make dev` itself (bench/dev_start.py; alone only: `python -m bench dev-start`): seconds from the command to
+   "ready", the first answered health check and the demo portfolio analysed, on a fresh clone and warm restarts.
 """
 
 from __future__ import annotations
@@ -99,6 +101,11 @@ def main() -> None:
         from bench.load import main as load_main
 
         load_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["dev-start"]:  # make dev timed on a fresh clone and warm restarts (not part of the whole run)
+        from bench.dev_start import main as dev_start_main
+
+        dev_start_main(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=2000)

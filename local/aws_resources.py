@@ -42,7 +42,10 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
+@cache
 def aws_client(service: str, endpoint: str) -> Any:
+    """The stack's client of one service at `endpoint`, made once (clients are thread-safe; the tests build the
+    stack's resources again for every test)."""
     with _session_lock:  # a session is not thread-safe; the clients it makes are
         return _session().client(
             service,

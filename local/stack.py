@@ -86,6 +86,8 @@ class LocalStack:
         self.demo_password: str | None = None
         self._stopping = threading.Event()
         self._began = time.perf_counter()
+        self._demo_lock = threading.Lock()
+        self._demo_ensured = False
         self._warming: list[threading.Thread] = []  # one per HTTP function: its first instance starting
         self._socket: socket.socket | None = None  # the gateway's, bound before the stack is built when port is 0
 
@@ -193,10 +195,16 @@ class LocalStack:
                 scheduler.start()
 
     def ensure_demo_portfolio(self) -> Any:
-        """The demo account's portfolio, created and uploaded if it has none (see local.demo); its id or None."""
+        """The demo account's portfolio, created and uploaded if it has none or it never got its holdings (see
+        local.demo); its id, or None when nothing was needed. Once per start: a second call finds the first's upload
+        still on its way, not a portfolio to repair."""
         assert self.resources is not None
-        bucket = self.resources.bucket_names()[0]
-        return ensure_demo_portfolio(self.config.effective_database_url, self.resources.s3, bucket)
+        with self._demo_lock:
+            if self._demo_ensured:
+                return None
+            self._demo_ensured = True
+            bucket = self.resources.bucket_names()[0]
+            return ensure_demo_portfolio(self.config.effective_database_url, self.resources.s3, bucket)
 
     def _demo_portfolio(self, timeout: float = 600.0) -> None:
         """After factor_update's first run (the factor data the default analysis needs), the demo portfolio."""

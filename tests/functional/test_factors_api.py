@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -19,11 +18,9 @@ pytestmark = pytest.mark.functional
 
 
 @pytest.fixture
-def library(lambda_env: Any, database_url: str) -> Iterator[str]:
-    from factor_update import service
-
-    service.run(database_url, "offline")
-    yield database_url
+def library(factor_env: Any, database_url: str) -> str:
+    """The factor library with the offline demo data loaded (factor_update's run, done once per session)."""
+    return database_url
 
 
 def get(path: str, context: Any, **query: str) -> tuple[int, Any]:

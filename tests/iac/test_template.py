@@ -444,8 +444,8 @@ def test_parameters(template: dict[str, Any]) -> None:
     assert not re.fullmatch(params["Stage"]["AllowedPattern"], "Dev")
     assert params["DatabaseUrl"]["NoEcho"] is True
     assert params["DatabaseUrl"]["Default"] == ""  # empty: the stack creates RDS
-    # The cheapest settings are the defaults (README, "What it costs"): the smallest instance, no proxy, no standby,
-    # a NAT instance rather than a NAT gateway, no interface endpoints; deletion protection on.
+    # The cheapest settings are the defaults (docs/deploy.md, "What it costs"): the smallest instance, no proxy, no
+    # standby, a NAT instance rather than a NAT gateway, no interface endpoints; deletion protection on.
     assert params["DatabaseInstanceClass"]["Default"] == "db.t4g.micro"
     assert params["EnableRdsProxy"]["Default"] == "false"
     assert params["DatabaseMultiAz"]["Default"] == "false"

@@ -83,7 +83,7 @@ class AnalysisSummary(BaseModel):
 
 
 class AnalysisPublic(AnalysisSummary):
-    result: dict[str, Any] | None = Field(description="the factor analysis (see the README), once ready")
+    result: dict[str, Any] | None = Field(description="the factor analysis (see docs/analyses.md), once ready")
     inputs: dict[str, Any] | None = Field(description="the holdings used and the stored prices' shape, once ready")
 
 
