@@ -38,9 +38,19 @@ class BuiltFunction:
         return [str(self.code), *(str(layer / "python") for layer in self.layers), str(runtime)]
 
 
-def tree_size(path: Path) -> int:
-    """Bytes of the files under `path`, as Lambda counts the unzipped size (directories weigh nothing)."""
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+def tree_size(path: Path | str) -> int:
+    """Bytes of the files under `path`, as Lambda counts the unzipped size (directories and links weigh nothing).
+    os.scandir's entries carry their type and size: one system call a file, not three."""
+    total = 0
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                total += tree_size(entry.path)
+            elif entry.is_file():
+                total += entry.stat().st_size
+    return total
 
 
 def _layer_refs(template: dict[str, Any], props: dict[str, Any]) -> list[Any]:

@@ -18,7 +18,8 @@ from labfolio_common.db.engine import dispose_engine
 from local.aws_resources import aws_client
 from local.stack import LocalConfig, LocalStack
 
-pytestmark = pytest.mark.integration
+# One xdist worker runs the whole module: its module-scoped stacks are built once (make test runs -n auto).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_auth_local_stack")]
 
 
 class Browser:
@@ -62,19 +63,20 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-@pytest.fixture
-def running(data_dir: Path, database_url: str) -> Iterator[tuple[LocalStack, str]]:
-    stack = make_stack(data_dir, database_url).start()
+@pytest.fixture(scope="module")
+def shared(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack, str]]:
+    """One stack per database for the three tests below: each works with accounts and sessions of its own."""
+    stack = make_stack(tmp_path_factory.mktemp("shared-stack") / "data", module_database_url).start()
     try:
         yield stack, stack.start_http()
     finally:
         stack.stop_http()
         stack.stop()
-        dispose_engine(database_url)
+        dispose_engine(module_database_url)
 
 
-def test_demo_logs_in_with_the_printed_password_as_a_browser(running: tuple[LocalStack, str]) -> None:
-    stack, base = running
+def test_demo_logs_in_with_the_printed_password_as_a_browser(shared: tuple[LocalStack, str]) -> None:
+    stack, base = shared
     browser = Browser(base)
     # login sets the HttpOnly cookie (not Secure on 127.0.0.1: plain http)
     status, body, headers = browser.request(
@@ -99,8 +101,8 @@ def test_demo_logs_in_with_the_printed_password_as_a_browser(running: tuple[Loca
     assert browser.request("GET", "/api/auth/me")[0] == 401
 
 
-def test_signup_then_bearer_calls_through_the_gateway(running: tuple[LocalStack, str]) -> None:
-    _, base = running
+def test_signup_then_bearer_calls_through_the_gateway(shared: tuple[LocalStack, str]) -> None:
+    _, base = shared
     client = Browser(base)
     status, body, _ = client.request(
         "POST", "/api/auth/signup", {"username": "Gateway.User", "password": "pass phrase 1"}
@@ -117,8 +119,8 @@ def test_signup_then_bearer_calls_through_the_gateway(running: tuple[LocalStack,
     assert client.request("GET", "/api/auth/me", headers=bearer)[0] == 401
 
 
-def test_every_protected_route_is_401_through_the_gateway(running: tuple[LocalStack, str]) -> None:
-    stack, base = running
+def test_every_protected_route_is_401_through_the_gateway(shared: tuple[LocalStack, str]) -> None:
+    stack, base = shared
     client = Browser(base)
     for route in stack.model.routes:
         if route.function != "AuthFunction" or route.path.endswith(("/health", "/openapi.json", "/signup", "/login")):

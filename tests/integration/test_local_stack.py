@@ -21,7 +21,8 @@ from local.model import load_model
 from local.stack import LocalConfig, LocalStack
 from tests.fixtures.polling import wait_for
 
-pytestmark = pytest.mark.integration
+# One xdist worker runs the whole module: its module-scoped stacks are built once (make test runs -n auto).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_local_stack")]
 
 
 def http(url: str, method: str = "GET") -> tuple[int, Any, dict[str, str]]:
@@ -58,20 +59,32 @@ def running(tmp_path: Path, database_url: str) -> Iterator[tuple[LocalStack, str
         dispose_engine(database_url)
 
 
+@pytest.fixture(scope="module")
+def shared(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack, str]]:
+    """One stack per database for the tests below that only read it (health, routes, documents, pages, CORS)."""
+    stack = make_stack(tmp_path_factory.mktemp("shared-stack") / "data", module_database_url).start()
+    try:
+        yield stack, stack.start_http()
+    finally:
+        stack.stop_http()
+        stack.stop()
+        dispose_engine(module_database_url)
+
+
 def count(database_url: str, model: Any) -> int:
     with session_scope(database_url) as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_health_reports_every_part_healthy(running: tuple[LocalStack, str]) -> None:
-    _, base = running
+def test_health_reports_every_part_healthy(shared: tuple[LocalStack, str]) -> None:
+    _, base = shared
     status, body, _ = http(f"{base}/api/health")
     assert status == 200, body
     assert {k: v["status"] for k, v in body["parts"].items()} == {"database": "ok", "bucket": "ok", "queue": "ok"}
 
 
-def test_gateway_serves_exactly_the_template_routes(running: tuple[LocalStack, str]) -> None:
-    stack, base = running
+def test_gateway_serves_exactly_the_template_routes(shared: tuple[LocalStack, str]) -> None:
+    stack, base = shared
     declared = {(r.method, r.path) for r in load_model().routes}
     assert {(r.method, r.path) for r in stack.model.routes} == declared
     for method, path in declared:
@@ -84,25 +97,25 @@ def test_gateway_serves_exactly_the_template_routes(running: tuple[LocalStack, s
     assert http(f"{base}/api/auth/health", "DELETE")[:2] == (404, {"message": "Not Found"})
 
 
-def test_merged_openapi_document_has_every_function(running: tuple[LocalStack, str]) -> None:
-    _, base = running
+def test_merged_openapi_document_has_every_function(shared: tuple[LocalStack, str]) -> None:
+    _, base = shared
     status, doc, _ = http(f"{base}/api/openapi.json")
     assert status == 200
     assert {"/api/health", "/api/auth/health", "/api/analysis/health", "/api/portfolios/health"} <= set(doc["paths"])
 
 
-def test_frontend_is_served_at_the_root(running: tuple[LocalStack, str]) -> None:
-    _, base = running
+def test_frontend_is_served_at_the_root(shared: tuple[LocalStack, str]) -> None:
+    _, base = shared
     status, body, headers = http(f"{base}/")
     assert status == 200
     assert headers["content-type"].startswith("text/html")
     assert "labfolio" in body
 
 
-def test_the_uploads_bucket_allows_the_gateways_real_origin(running: tuple[LocalStack, str]) -> None:
+def test_the_uploads_bucket_allows_the_gateways_real_origin(shared: tuple[LocalStack, str]) -> None:
     """Port 0 (any free port): the CORS rule names the port the gateway got, so a browser's presigned POST from the
     gateway's pages passes the preflight."""
-    stack, base = running
+    stack, base = shared
     assert stack.resources is not None and not base.endswith(":0")
     uploads = stack.resources.bucket_names()[0]
     rules = stack.resources.s3.get_bucket_cors(Bucket=uploads)["CORSRules"]
