@@ -43,10 +43,11 @@ browser:
 postgres:
 	@command -v pg_createcluster >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null; }
 
-# The suite runs on every core (pytest-xdist; TEST_WORKERS=1 for one process): each worker has its own moto server,
-# databases and ports; the modules that share a stack or a cluster stay on one worker (xdist_group).
-TEST_WORKERS ?= auto
-XDIST = -n $(TEST_WORKERS) --dist loadgroup
+# The suite runs in parallel (pytest-xdist): one worker more than the cores, as the local-stack tests spend much of
+# their time waiting on queues and processes (TEST_WORKERS=1 for one process). Each worker has its own moto server,
+# databases and ports; a module runs whole on one worker (loadscope), so its module-scoped stack is built once.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+XDIST = -n $(TEST_WORKERS) --dist loadscope
 
 test: venv postgres browser
 	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)

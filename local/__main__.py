@@ -1,5 +1,5 @@
 import sys
 
-from local.stack import main
+from local.serve import main
 
 sys.exit(main())

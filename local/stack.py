@@ -1,25 +1,21 @@
 """The whole labfolio stack on one machine: moto server (S3, SQS), the template's resources, migrations, the
 functions in their own processes, the gateway on http://127.0.0.1:8000, the SQS poller and the scheduler.
-
-    python -m local            # what `make dev` runs; Ctrl-C stops everything and keeps the data
-"""
+`python -m local` (what `make dev` runs) serves it in the foreground: local.serve."""
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from local.aws_resources import LocalResources
-from local.demo import DEMO_USERNAME, ensure_demo_account, ensure_demo_portfolio, latest_analysis_status
+from local.demo import ensure_demo_account, ensure_demo_portfolio, latest_analysis_status
 from local.gateway import create_gateway
 from local.model import ACCOUNT_ID, REGION, StackModel, load_model
 from local.moto import MotoServer, aws_environment
@@ -257,50 +253,14 @@ class LocalStack:
             self._socket.close()
 
     # ------------------------------------------------------------------ HTTP
-    def serve_forever(self, started: float | None = None) -> None:
-        """Run the gateway in this thread until Ctrl-C / SIGTERM, then stop everything. The address is printed once
-        the stack answers (`_announce`); `started` is the perf_counter() reading the time to ready counts from."""
-        import uvicorn
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once stop() has begun."""
+        return self._stopping
 
-        server = uvicorn.Server(
-            uvicorn.Config(
-                self.gateway(), host=self.config.host, port=self.config.port, log_level="warning", access_log=False
-            )
-        )
-        begun = time.perf_counter() if started is None else started
-        threading.Thread(target=self._announce, args=(server, begun), daemon=True, name="announce").start()
-        # uvicorn shuts down on SIGTERM, then raises it again with this handler back in place: as Ctrl-C, so the
-        # finally below still stops moto and the functions (the default action would end the process first).
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-        try:
-            server.run(sockets=[self._socket] if self._socket is not None else None)
-        except KeyboardInterrupt:
-            pass  # uvicorn re-raises the Ctrl-C it already handled by shutting down
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            self.stop()
-            print("  labfolio local stack stopped", flush=True)
-
-    def _announce(self, server: Any, started: float, timeout: float = 180.0) -> None:
-        """Print the address when it is worth opening: the gateway listens, every HTTP function has a warm instance
-        and GET /api/health has answered 200 (a newcomer who opens it at once gets the page, not a wait)."""
-        deadline = time.monotonic() + timeout
-        while not server.started and time.monotonic() < deadline:
-            if self._stopping.wait(0.02):
-                return
-        self.wait_warm(max(0.0, deadline - time.monotonic()))
-        base = f"http://{self.config.host}:{self.port}"
-        answered = _wait_healthy(f"{base}/api/health", deadline, self._stopping)
-        if self._stopping.is_set():
-            return
-        state = f"ready in {time.perf_counter() - started:.1f} s" if answered else "started, but /api/health fails"
-        print(
-            f"\n  labfolio local stack {state}: {base}/  (API under /api, docs at /api/docs; "
-            f"AWS_ENDPOINT_URL={self.moto.endpoint})\n  Ctrl-C stops it; data stays in "
-            f"{self.config.data_dir}\n  demo account: {DEMO_USERNAME} / {self.demo_password}  (kept in "
-            f"{self.config.data_dir / 'demo_password'})\n",
-            flush=True,
-        )
+    def sockets(self) -> list[socket.socket] | None:
+        """The gateway's listening socket, when the stack bound one (port 0), for the HTTP server to serve on."""
+        return [self._socket] if self._socket is not None else None
 
     def start_http(self, timeout: float = 20.0) -> str:
         """Serve the gateway from a background thread (tests); returns the base URL."""
@@ -311,9 +271,8 @@ class LocalStack:
                 self.gateway(), host=self.config.host, port=self.config.port, log_level="warning", access_log=False
             )
         )
-        sockets = [self._socket] if self._socket is not None else None
         self._server_thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": sockets}, daemon=True, name="gateway"
+            target=self._server.run, kwargs={"sockets": self.sockets()}, daemon=True, name="gateway"
         )
         self._server_thread.start()
         deadline = time.monotonic() + timeout
@@ -330,28 +289,3 @@ class LocalStack:
             if self._server_thread is not None:
                 self._server_thread.join(timeout=10)
             self._server = None
-
-
-def _wait_healthy(url: str, deadline: float, stopping: threading.Event) -> bool:
-    """Poll `url` until it answers 200 (True), the deadline passes or the stack stops (False)."""
-    while time.monotonic() < deadline and not stopping.is_set():
-        try:
-            with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - the stack's own address
-                if answer.status == 200:
-                    return True
-        except OSError:
-            pass
-        stopping.wait(0.1)
-    return False
-
-
-def main() -> int:
-    started = time.perf_counter()
-    logging.basicConfig(
-        level=os.environ.get("LABFOLIO_LOG_LEVEL", "INFO"),
-        stream=sys.stderr,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    stack = LocalStack(LocalConfig.from_env()).start()
-    stack.serve_forever(started)
-    return 0

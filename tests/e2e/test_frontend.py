@@ -14,8 +14,7 @@ import pytest
 
 from tests.e2e.conftest import PASSWORD, VIEWPORT, Watch, _json, sign_up, unique
 
-# One xdist worker runs the whole module: its module-scoped fixtures are built once (make test runs -n auto).
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_frontend")]
+pytestmark = pytest.mark.e2e
 
 BAD_CSV = Path(__file__).parents[1] / "data" / "portfolios" / "bad" / "many_problems.csv"
 XSS = "<img src=x onerror=alert(1)>"

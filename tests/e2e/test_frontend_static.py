@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-# One xdist worker runs the whole module: its module-scoped fixtures are built once (make test runs -n auto).
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_frontend_static")]
+pytestmark = pytest.mark.e2e
 
 FRONTEND = Path(__file__).parents[2] / "frontend"
 OWN_JS = sorted((FRONTEND / "js").glob("*.js"))

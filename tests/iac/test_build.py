@@ -25,8 +25,7 @@ from tools.lambda_env import RUNTIME_PACKAGES, built_functions, run_in, runtime_
 from .conftest import ROOT, SAM, VENV_BIN, run, tool_env
 from .lockfile import normalize, pinned_version, read_requirements
 
-# One xdist worker runs the whole module: its module-scoped fixtures are built once (make test runs -n auto).
-pytestmark = [pytest.mark.iac, pytest.mark.xdist_group("test_build")]
+pytestmark = pytest.mark.iac
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # bytes, function code + all layers
 HEAVY = {"numpy", "pandas", "statsmodels", "scipy"}

@@ -19,8 +19,7 @@ import pytest
 
 from .conftest import ROOT
 
-# One xdist worker runs the whole module: its module-scoped fixtures are built once (make test runs -n auto).
-pytestmark = [pytest.mark.iac, pytest.mark.xdist_group("test_wiring")]
+pytestmark = pytest.mark.iac
 
 BUCKET = "${AWS::StackName}-uploads-${AWS::AccountId}-${AWS::Region}"
 NO_VALUE = {"Ref": "AWS::NoValue"}

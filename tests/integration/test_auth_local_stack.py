@@ -17,9 +17,9 @@ from labfolio_common.db.engine import dispose_engine
 
 from local.aws_resources import aws_client
 from local.stack import LocalConfig, LocalStack
+from tests.fixtures.stacks import serving
 
-# One xdist worker runs the whole module: its module-scoped stacks are built once (make test runs -n auto).
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_auth_local_stack")]
+pytestmark = pytest.mark.integration
 
 
 class Browser:
@@ -66,13 +66,9 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def shared(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack, str]]:
     """One stack per database for the three tests below: each works with accounts and sessions of its own."""
-    stack = make_stack(tmp_path_factory.mktemp("shared-stack") / "data", module_database_url).start()
-    try:
-        yield stack, stack.start_http()
-    finally:
-        stack.stop_http()
-        stack.stop()
-        dispose_engine(module_database_url)
+    data_dir = tmp_path_factory.mktemp("shared-stack") / "data"
+    with serving(make_stack(data_dir, module_database_url), module_database_url) as running:
+        yield running
 
 
 def test_demo_logs_in_with_the_printed_password_as_a_browser(shared: tuple[LocalStack, str]) -> None:

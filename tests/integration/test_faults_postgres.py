@@ -35,8 +35,7 @@ from migrations import runner
 from tests.fixtures.db import PG_VERSION, throwaway_cluster
 from tests.fixtures.pipeline import key_of, make_portfolio
 
-# One xdist worker runs the whole module: its module-scoped fixtures are built once (make test runs -n auto).
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_faults_postgres")]
+pytestmark = pytest.mark.integration
 
 FIRST = b"ticker,quantity\nAAPL,10\nMSFT,5\n"
 SECOND = b"ticker,quantity\nKO,100\nPEP,40\nJNJ,25\n"

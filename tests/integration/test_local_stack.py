@@ -20,9 +20,9 @@ from local.aws_resources import aws_client
 from local.model import load_model
 from local.stack import LocalConfig, LocalStack
 from tests.fixtures.polling import wait_for
+from tests.fixtures.stacks import serving
 
-# One xdist worker runs the whole module: its module-scoped stacks are built once (make test runs -n auto).
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_local_stack")]
+pytestmark = pytest.mark.integration
 
 
 def http(url: str, method: str = "GET") -> tuple[int, Any, dict[str, str]]:
@@ -50,25 +50,16 @@ def make_stack(data_dir: Path, database_url: str) -> LocalStack:
 
 @pytest.fixture
 def running(tmp_path: Path, database_url: str) -> Iterator[tuple[LocalStack, str]]:
-    stack = make_stack(tmp_path / "data", database_url).start()
-    try:
-        yield stack, stack.start_http()
-    finally:
-        stack.stop_http()
-        stack.stop()
-        dispose_engine(database_url)
+    with serving(make_stack(tmp_path / "data", database_url), database_url) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def shared(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack, str]]:
     """One stack per database for the tests below that only read it (health, routes, documents, pages, CORS)."""
-    stack = make_stack(tmp_path_factory.mktemp("shared-stack") / "data", module_database_url).start()
-    try:
-        yield stack, stack.start_http()
-    finally:
-        stack.stop_http()
-        stack.stop()
-        dispose_engine(module_database_url)
+    data_dir = tmp_path_factory.mktemp("shared-stack") / "data"
+    with serving(make_stack(data_dir, module_database_url), module_database_url) as running:
+        yield running
 
 
 def count(database_url: str, model: Any) -> int:

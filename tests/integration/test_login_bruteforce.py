@@ -28,8 +28,7 @@ from sqlalchemy import Engine
 from local.stack import LocalConfig, LocalStack
 from tests.fixtures.db import _postgres_database
 
-# One xdist worker runs the whole module: its module-scoped fixtures are built once (make test runs -n auto).
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_login_bruteforce")]
+pytestmark = pytest.mark.integration
 
 PASSWORD = "correct horse battery"
 ACCOUNT_MAX, ADDRESS_MAX, SIGNUP_MAX, LOCKOUT_SECONDS = 5, 10, 6, 15  # a lockout longer than a burst

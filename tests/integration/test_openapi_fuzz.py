@@ -30,8 +30,7 @@ from local.stack import LocalConfig, LocalStack
 from tests.fixtures.db import _postgres_database
 from tests.fixtures.polling import wait_for
 
-# One xdist worker runs the whole module: its module-scoped fixtures are built once (make test runs -n auto).
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_openapi_fuzz")]
+pytestmark = pytest.mark.integration
 
 FUNCTIONS = ["auth", "portfolios", "analysis"]
 PASSWORD = "correct horse battery"
