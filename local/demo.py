@@ -2,7 +2,8 @@
 (`demo_password`, mode 0600) so it is the same at the next start, and a demo portfolio already analysed (DESIGN.md
 §3): when the account has no portfolio, one is created and the demo CSV (the portfolio template,
 labfolio_common/demo_portfolio.csv) is put in the uploads bucket - the real pipeline does the rest (S3 event →
-queue → worker: ingestion, then the default analysis)."""
+queue → worker: ingestion, then the default analysis). A demo portfolio that never got its holdings gets the file
+again at the next start."""
 
 from __future__ import annotations
 
