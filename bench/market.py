@@ -12,7 +12,6 @@ import os
 import resource
 import sys
 import time
-import uuid
 from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
@@ -68,23 +67,10 @@ def bench_market_data(server_url: str | None) -> None:
     for path in (str(ROOT), str(ROOT / "layers/common")):
         if path not in sys.path:
             sys.path.insert(0, path)
-    from labfolio_common.db.engine import dispose_engine, normalize_url
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
+    from tests.fixtures.db import scratch_database
 
-    admin = create_engine(normalize_url(server_url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    name = f"lf_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(server_url) as url:
         _run(url)
-    finally:
-        dispose_engine(url)
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _run(url: str) -> None:

@@ -21,9 +21,8 @@ from typing import Any
 import pytest
 from labfolio_common.db.engine import dispose_engine, session_scope
 from labfolio_common.db.models import FactorReturn, Holding, Portfolio, Upload
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from local.aws_resources import LocalResources
 from local.events import scheduled_event
@@ -32,7 +31,7 @@ from local.moto import MotoServer
 from local.poller import SqsPoller
 from local.runtime import InvocationError
 from migrations import runner
-from tests.fixtures.db import PG_VERSION, throwaway_cluster
+from tests.fixtures.db import PG_VERSION, throwaway_cluster, unpooled_engine
 from tests.fixtures.pipeline import key_of, make_portfolio
 
 pytestmark = pytest.mark.integration
@@ -63,7 +62,7 @@ class Cluster:
     def database(self) -> str:
         """A new database on the cluster, copied from the migrated template."""
         name = f"lf_fault_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(self.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        admin = unpooled_engine(self.url, isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as connection:
                 connection.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE lf_fault_template')
@@ -75,7 +74,7 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     with throwaway_cluster() as (url, name, _):
-        admin = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        admin = unpooled_engine(url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.exec_driver_sql("CREATE DATABASE lf_fault_template")
         admin.dispose()

@@ -87,14 +87,27 @@ def test_create_engine_for_postgres_uses_pg8000_small_pool_and_hides_password() 
 
 @pytest.mark.parametrize(
     ("mode", "verify", "check_hostname"),
-    [("disable", None, None), ("require", ssl.CERT_NONE, False), ("verify-full", ssl.CERT_REQUIRED, True)],
+    [
+        ("require", ssl.CERT_NONE, False),
+        ("verify-ca", ssl.CERT_REQUIRED, False),
+        ("verify-full", ssl.CERT_REQUIRED, True),
+    ],
 )
-def test_pg_ssl_args_translate_sslmode_for_pg8000(mode: str, verify: int | None, check_hostname: bool | None) -> None:
-    url, args = db._pg_ssl_args(db.normalize_url(f"postgresql://app@db.example/labfolio?sslmode={mode}&x=1"))
+def test_pg_ssl_args_translate_sslmode_for_pg8000(mode: str, verify: int, check_hostname: bool) -> None:
+    url, args = db.pg_ssl_args(db.normalize_url(f"postgresql://app@db.example/labfolio?sslmode={mode}&x=1"))
     assert dict(url.query) == {"x": "1"}  # pg8000 would reject sslmode
-    context = args.get("ssl_context")
-    assert (context.verify_mode if context else None) == verify
-    assert (context.check_hostname if context else None) == check_hostname
+    context = args["ssl_context"]
+    assert (context.verify_mode, context.check_hostname) == (verify, check_hostname)
+
+
+def test_pg_ssl_args_disable_means_no_tls_and_prefer_is_the_default() -> None:
+    """pg8000 without a context asks the server for TLS and takes it when offered (libpq's `prefer`); `disable`
+    must say `ssl_context=False`, or pg8000 still negotiates TLS (and loads the CA bundle for every connection)."""
+    _, disabled = db.pg_ssl_args(db.normalize_url("postgresql://app@127.0.0.1/labfolio?sslmode=disable"))
+    assert disabled == {"ssl_context": False}
+    for query in ("", "?sslmode=prefer", "?sslmode=allow"):
+        url, args = db.pg_ssl_args(db.normalize_url(f"postgresql://app@db.example/labfolio{query}"))
+        assert args == {} and "sslmode" not in url.query
 
 
 def test_create_engine_for_postgres_rejects_unknown_sslmode() -> None:
