@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -23,13 +24,16 @@ MODULES = {
 HEAVY = ("numpy", "pandas", "statsmodels", "scipy", "yfinance")
 
 
-def imported_modules(module: str) -> set[str]:
+@cache
+def imported_modules(module: str) -> frozenset[str]:
+    """The modules a fresh interpreter holds after importing `module` with an empty environment (one process per
+    module, shared by the tests that read it: each import is 1-3 s of CPU)."""
     code = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
     paths = f"{ROOT / MODULES[module]}:{ROOT / 'layers/common'}"
     out = subprocess.run(
         [sys.executable, "-c", code], env={"PYTHONPATH": paths}, capture_output=True, text=True, check=True, cwd="/"
     )
-    return set(json.loads(out.stdout))
+    return frozenset(json.loads(out.stdout))
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
