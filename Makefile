@@ -10,6 +10,11 @@ UV_VERSION := 0.13.8
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export SAM_CLI_TELEMETRY := 0
+# Bytecode is compiled into the environment when it is installed, and Python may cache the project's own (the
+# __pycache__ folders are ignored by git): the suite starts many interpreters (test workers, moto servers, local
+# stacks, handler imports), and with PYTHONDONTWRITEBYTECODE set each compiled every module it imported again.
+export UV_COMPILE_BYTECODE := 1
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help venv dev postgres test test-fast lint format bench build validate deploy deploy-frontend browser clean reset-password reset-password-aws
 
