@@ -204,6 +204,9 @@ BAD = [
     ({"factors": ["MTUM"]}, "body.factors", "Extra inputs are not permitted"),
     ({"start": "last year"}, "body.start", "Input should be a valid date"),
     ({"risk_free_rate": 5}, "body.risk_free_rate", "less than or equal to 1"),
+    # the red-team round's dates: 0001-01-01 was queued, then overflowed in the worker and was retried as transient
+    ({"start": "0001-01-01"}, "body.start", "greater than or equal to 1900-01-01"),
+    ({"end": "9999-12-31"}, "body.end", "less than or equal to 2199-12-31"),
 ]
 
 

@@ -212,6 +212,24 @@ def test_an_internal_error_in_the_computation_fails_the_analysis_without_retryin
     }
 
 
+def test_a_bug_outside_the_computation_fails_the_analysis_instead_of_retrying_it(
+    queued: tuple[Account, str, str], env: LocalResources, lambda_context: Any, database_url: str
+) -> None:
+    """The red-team round: {"start": "0001-01-01"} was queued (the API bounds dates now), then the window arithmetic
+    overflowed while loading, and the OverflowError was retried as if it were a passing fault - three times locally,
+    five and the dead-letter alarm in AWS. A row stored with such a start (by an older version) fails at once."""
+    _, _, analysis_id = queued
+    stored = row(database_url, analysis_id).params
+    set_row(database_url, analysis_id, params={**stored, "start": "0001-01-01"})
+    assert worker(job(env, analysis_id), lambda_context) == {"batchItemFailures": []}
+    failed = row(database_url, analysis_id)
+    assert (failed.status, failed.attempts) == ("failed", 1)
+    assert failed.error == {
+        "message": "the analysis could not be computed because of an internal error (it has been logged): run it again"
+    }
+    assert not notifications(env)["Records"]  # nothing left to retry
+
+
 def test_an_analysis_deleted_with_its_portfolio_before_it_ran_is_acknowledged(
     queued: tuple[Account, str, str], env: LocalResources, lambda_context: Any
 ) -> None:

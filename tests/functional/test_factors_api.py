@@ -93,8 +93,11 @@ def test_factor_returns_of_an_unknown_factor_are_404(library: str, lambda_contex
         ({"end": "soon"}, "query.end"),
         ({"start": "2022-12-28", "end": "2022-01-01"}, "query.start"),
         ({"start": "2010-01-01", "end": "2022-12-28"}, "query.start"),
+        ({"end": "0001-01-05"}, "query.end"),  # was a 500: ten years before it is not a date
+        ({"start": "1899-12-31", "end": "1900-01-05"}, "query.start"),
+        ({"end": "2200-01-01"}, "query.end"),
     ],
-    ids=["bad-date", "not-a-date", "start-after-end", "more-than-ten-years"],
+    ids=["bad-date", "not-a-date", "start-after-end", "more-than-ten-years", "year-1", "before-1900", "after-2199"],
 )
 def test_factor_returns_with_bad_dates_are_422(
     library: str, lambda_context: Any, query: dict[str, str], field: str
@@ -151,8 +154,9 @@ def test_correlations_default_to_the_last_two_years_of_common_data(library: str,
         ({"ids": "MTUM,QUAL", "start": "2022-12-28", "end": "2022-12-01"}, 422, "validation_error"),
         ({"ids": "MTUM,QUAL", "start": "2030-01-01", "end": "2030-02-01"}, 422, "validation_error"),
         ({}, 422, "validation_error"),
+        ({"ids": "MTUM,QUAL", "end": "0005-01-05"}, 422, "validation_error"),  # was a 500 and a traceback
     ],
-    ids=["one-id", "repeated", "unknown", "no-data", "start-after-end", "no-common-dates", "no-ids"],
+    ids=["one-id", "repeated", "unknown", "no-data", "start-after-end", "no-common-dates", "no-ids", "year-5"],
 )
 def test_correlation_errors(library: str, lambda_context: Any, query: dict[str, str], status: int, error: str) -> None:
     got_status, body = get("/api/factors/correlations", lambda_context, **query)

@@ -27,6 +27,7 @@ from analysis.analyses import AnalysisRequest
 from analysis.deps import AnalysesServiceDep, OwnedAnalysis, OwnedPortfolio
 from analysis.domain.export import to_csv
 from analysis.domain.pages import DEFAULT_LIMIT, MAX_LIMIT
+from analysis.domain.params import EARLIEST_DATE, LATEST_DATE
 from analysis.domain.selection import MAX_FACTORS
 
 router = APIRouter(tags=["analyses"])
@@ -45,8 +46,18 @@ class AnalysisCreate(BaseModel):
         max_length=50,
         description=f"factor ids from GET /api/factors (at most {MAX_FACTORS}); default: the market factor + styles",
     )
-    start: date | None = Field(default=None, description="first day of the window (default: 2 years before end)")
-    end: date | None = Field(default=None, description="last day of the window (default: latest common data)")
+    start: date | None = Field(
+        default=None,
+        ge=EARLIEST_DATE,
+        le=LATEST_DATE,
+        description="first day of the window (default: 2 years before end)",
+    )
+    end: date | None = Field(
+        default=None,
+        ge=EARLIEST_DATE,
+        le=LATEST_DATE,
+        description="last day of the window (default: latest common data)",
+    )
     factor_mode: Literal["spread", "raw"] = Field(
         default="spread", description="spread: style/sector/country ETFs enter minus the market; raw: as they are"
     )

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from analysis.adapters import sql_factor_library as library
 from analysis.deps import SessionDep
+from analysis.domain.params import EARLIEST_DATE, LATEST_DATE
 
 MAX_YEARS: Final = 10  # per request
 DEFAULT_CORRELATION_YEARS: Final = 2  # as an analysis's default window
@@ -90,8 +91,12 @@ def known_factor(factor_id: str, db: SessionDep) -> library.FactorRow:
 
 
 KnownFactor = Annotated[library.FactorRow, Depends(known_factor)]
-StartQuery = Annotated[date | None, Query(description="first date (YYYY-MM-DD), inclusive")]
-EndQuery = Annotated[date | None, Query(description="last date (YYYY-MM-DD), inclusive")]
+StartQuery = Annotated[
+    date | None, Query(ge=EARLIEST_DATE, le=LATEST_DATE, description="first date (YYYY-MM-DD), inclusive")
+]
+EndQuery = Annotated[
+    date | None, Query(ge=EARLIEST_DATE, le=LATEST_DATE, description="last date (YYYY-MM-DD), inclusive")
+]
 
 
 @router.get("", summary="The factor library", response_model=list[FactorPublic])

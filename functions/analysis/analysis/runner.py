@@ -7,16 +7,17 @@
    ETFs' last prices size the hedges), the factor returns - only the window plus a margin.
 3. Compute: the engine (analysis.domain.engine, numpy/pandas imported only now). An AnalysisInputError is the data's
    or the parameters' fault: the analysis fails with its message for people and the message is acknowledged. Any
-   other error in the computation is a bug, not a passing fault: it is logged with its traceback, and the analysis
-   fails saying an internal error happened (a retry would fail the same way).
+   other error in the computation - or in loading or storing, when it is not a passing fault - is a bug: it is
+   logged with its traceback, and the analysis fails saying an internal error happened (a retry would fail the same
+   way).
 4. Store: the prices used as a gzip CSV in S3 (analyses/{user}/{portfolio}/{analysis}/prices.csv.gz, outside the
    uploads/ prefix the bucket notifies about), then one transaction: ready, the result, and the inputs (the holdings
    as they were, the prices' key, size, checksum and shape).
 
-Failures of the database, S3 or the market-data source are transient: the claim is given back (queued) and the error
-raised, so SQS retries the message and, after maxReceiveCount, dead-letters it; `sweep_analyses` (the worker's
-scheduled run) then fails what stayed in flight. A worker killed mid-run leaves `running` with a lease: the retried
-message claims it again once the lease is over, and the sweep settles it if no retry comes.
+Failures of the database, S3, the network or the market-data source are transient (`is_passing_fault`): the claim is
+given back (queued) and the error raised, so SQS retries the message and, after maxReceiveCount, dead-letters it;
+`sweep_analyses` (the worker's scheduled run) then fails what stayed in flight. A worker killed mid-run leaves `running`
+with a lease: the retried message claims it again once the lease is over, and the sweep settles it if no retry comes.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from labfolio_common.aws import client
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import utcnow
 from labfolio_common.errors import DependencyUnavailableError, LabfolioError
+from labfolio_common.market import PriceSourceError
 from labfolio_common.market.refresh import Outcome
 from labfolio_common.market.yahoo import is_transient
 from labfolio_common.observability import MetricUnit, logger, metrics
@@ -118,8 +120,21 @@ def run(analysis_id: uuid.UUID, ports: Ports | None = None, *, lease: timedelta 
             return _fail(ports, claim, output, log)
         return _store(ports, claim, loaded, output, log, started)
     except Exception as exc:
+        if not is_passing_fault(exc):  # a bug (bad date arithmetic, say): a retry would fail the same way
+            logger.exception("analysis failed with an internal error", extra=log)
+            return _fail(ports, claim, {"message": INTERNAL_ERROR}, log)
         _release(ports.database_url, claim, exc)
         raise
+
+
+def is_passing_fault(exc: BaseException) -> bool:
+    """A fault of what the analysis depends on (the database, S3, the market-data source, the network, the time
+    left), worth a retry; anything else is a bug that a retry repeats."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    passing = (DependencyUnavailableError, PriceSourceError, SQLAlchemyError, BotoCoreError, ClientError, OSError)
+    return isinstance(exc, passing)
 
 
 # ------------------------------------------------------------------ load

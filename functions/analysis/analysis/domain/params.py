@@ -6,7 +6,9 @@ this without numpy). The engine checks the same rules again on the data, with th
   (the catalogue's market factor with data: SPY with yfinance, SP500 on the offline demo data); spreads are measured
   against it, and its returns are always read (the market-only hedge uses them).
 - Window: `start`/`end` as given; by default the last 2 years of common data, ending at the latest date on which
-  every factor has a return. It must hold at least max(60, 3·(K+1)) such dates.
+  every factor has a return. It must hold at least max(60, 3·(K+1)) such dates. A date given anywhere (an analysis,
+  a factor's returns, correlations) lies between EARLIEST_DATE and LATEST_DATE: far outside the market data's years,
+  and far enough inside the calendar's that the window arithmetic (ten years back, a margin of days) stays in it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ MARKET_CATEGORY: Final = "Market"
 # Read this many calendar days before the window: the first return's base price, and a window whose end the holdings
 # pull back a few days (a holding more than 5 factor days stale is dropped by the engine instead).
 LOAD_MARGIN: Final = timedelta(days=14)
+EARLIEST_DATE: Final = date(1900, 1, 1)
+LATEST_DATE: Final = date(2199, 12, 31)
 
 
 @dataclass(frozen=True, slots=True)
