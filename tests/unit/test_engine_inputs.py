@@ -178,6 +178,15 @@ def test_engine_rejects_an_all_zero_portfolio(mk: Market) -> None:
     _fails(inputs_for(mk, {"S000": 0.0, "S001": 0.0}), "no market value")
 
 
+@pytest.mark.parametrize("amounts", [{"S000": 1e308, "S001": 1e308}, {"S000": 1e308, "S001": -1.0}])
+def test_engine_rejects_a_gross_exposure_that_is_not_finite(mk: Market, amounts: dict[str, float]) -> None:
+    """The red-team round: a quantity of 1e308 (stored before uploads bounded it) gave a "ready" analysis with every
+    portfolio figure null and a note that the factors explained the returns exactly."""
+    _fails(inputs_for(mk, amounts), "gross exposure", "not a finite number", field="holdings")
+    weights = (Holding("S000", weight=1e308), Holding("S001", weight=1e308))
+    _fails(replace(inputs_for(mk), holdings=weights), "gross exposure", "not a finite number", field="holdings")
+
+
 def test_engine_rejects_hac_lags_out_of_range(mk: Market) -> None:
     _fails(inputs_for(mk, hac_lags=-1), "hac_lags", field="hac_lags")
     _fails(inputs_for(mk, hac_lags=10_000), "hac_lags", field="hac_lags")

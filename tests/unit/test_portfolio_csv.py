@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -117,6 +118,21 @@ def test_every_problem_of_a_file_is_reported_with_its_row_and_column() -> None:
         (10, "ticker"),  # empty
         (11, "ticker"),  # not plausible
     }
+
+
+def test_magnitudes_beyond_a_trillion_are_refused_with_row_and_column() -> None:
+    """The red-team round: a quantity of 1e308 was accepted, and the analysis came back "ready" with every
+    portfolio figure null. Quantities, weights and prices are bounded at 1e12 in size; the bound itself passes."""
+    found = _problems(b"ticker,quantity,price\nAAPL,1e308,10\nMSFT,-1e13,10\nKO,1,1e300\nXOM,1e12,1e12\n")
+    assert {(p["row"], p["column"]) for p in found} == {(2, "quantity"), (3, "quantity"), (4, "price")}
+    assert all("too large: at most 1,000,000,000,000" in p["message"] for p in found)
+    assert {(p["row"], p["column"]) for p in _problems(b"ticker,weight\nAAPL,1e13\nMSFT,1\n")} == {(2, "weight")}
+
+
+def _problems(content: bytes) -> list[dict[str, Any]]:
+    with pytest.raises(PortfolioCsvError) as caught:
+        parse_portfolio_csv(content)
+    return list(caught.value.detail)
 
 
 def test_formula_cells_are_refused_as_formulas() -> None:

@@ -4,7 +4,7 @@ Accepted: a header row; columns matched case-insensitively — `ticker` (or `yf_
 `quantity` (or `shares`; fractional, negative = short) or `weight` (fractions or percents summing to ~1 or ~100 of
 gross exposure); optional `price` and `currency` (USD only). Tolerated: a UTF-8 BOM, CRLF, blank lines, spaces around
 values, `;` or tab delimiters, thousands separators, `%` after weights, lower-case tickers. Duplicate tickers are merged
-with a warning.
+with a warning. Numbers are finite and at most MAX_MAGNITUDE (1e12) in size.
 
 Every problem is reported at once as {"row": n, "column": name, "message": text}: rows count as a spreadsheet shows
 them (the header is row 1); column is "*" for the file or row as a whole. Cells that a spreadsheet would run as a
@@ -43,6 +43,7 @@ ALIASES: dict[str, str] = {
 TICKER_PATTERN = re.compile(r"\^?[A-Z0-9][A-Z0-9.\-=]{0,19}")  # AAPL, BRK-B, BRK.B, 7203.T, ^GSPC, EURUSD=X
 OPTIONAL = frozenset({"price", "currency"})
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_MAGNITUDE = 1e12  # the largest |quantity|, |weight| or price accepted: beyond it sums and products lose meaning
 WEIGHT_TOLERANCE = 0.02  # weights must sum (gross) to 1 ± 2 % or 100 ± 2
 TEMPLATE_PATH = Path(__file__).with_name("demo_portfolio.csv")
 
@@ -178,12 +179,16 @@ def _number(
         if name not in OPTIONAL:
             problems.append(_problem(row, name, f"the {name} is empty"))
         return None
+    shown = value if len(value) <= 24 else value[:21] + "..."
     try:
-        return parse_number(value, delimiter)
+        number = parse_number(value, delimiter)
     except ValueError as exc:
-        shown = value if len(value) <= 24 else value[:21] + "..."
         problems.append(_problem(row, name, f"{shown!r} {exc}"))
         return None
+    if abs(number) > MAX_MAGNITUDE:
+        problems.append(_problem(row, name, f"{shown!r} is too large: at most {MAX_MAGNITUDE:,.0f} in size"))
+        return None
+    return number
 
 
 def _parse_row(

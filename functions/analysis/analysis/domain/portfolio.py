@@ -68,6 +68,13 @@ def merge_holdings(holdings: tuple[Holding, ...]) -> Positions:
 def book(positions: Positions, tickers: list[str], end_prices: FloatArray, gross: float | None) -> Book:
     """Weights of the used tickers from their closes at the window end."""
     amounts = np.array([positions.amounts[t] for t in tickers])
+    with np.errstate(over="ignore"):  # an overflow is what the check below is for
+        exposure = float(np.abs(amounts * end_prices if positions.kind == "quantity" else amounts).sum())
+    if not math.isfinite(exposure):
+        raise AnalysisInputError(
+            "the holdings' gross exposure is not a finite number: a quantity, weight or price is far too large",
+            field="holdings",
+        )
     if positions.kind == "quantity":
         values = amounts * end_prices
         size = float(np.abs(values).sum())
