@@ -237,6 +237,37 @@ def test_rename_validates_the_name(alice: Client) -> None:
         assert answer.body["detail"][0]["field"].startswith("body")
 
 
+# The red-team round: names that show something else than they are, or nothing at all, were accepted.
+DECEPTIVE = {
+    "invoice\u202egpj.exe": "invisible formatting characters (U+202E)",  # shows as invoice...exe.jpg
+    "\u200b\u200b": "invisible formatting characters (U+200B)",
+    "\ufeffCore": "invisible formatting characters (U+FEFF)",
+    "Core\u2066x\u2069": "invisible formatting characters (U+2066)",
+    "Core\u2028Two": "line-break characters (U+2028)",
+    "Core\ue000": "private-use characters (U+E000)",
+    "\u200c \u200d": "must not be blank",
+}
+
+
+@pytest.mark.parametrize("name", list(DECEPTIVE), ids=[repr(n) for n in DECEPTIVE])
+def test_names_that_show_something_else_or_nothing_are_refused(alice: Client, name: str) -> None:
+    created = alice("POST", "/api/portfolios", {"portfolio_name": name})
+    assert created.status == 422
+    assert created.body["detail"][0]["field"] == "body.portfolio_name"
+    assert DECEPTIVE[name] in created.body["detail"][0]["message"]
+    portfolio_id = alice.create().body["portfolio_id"]
+    assert alice("PATCH", f"/api/portfolios/{portfolio_id}", {"portfolio_name": name}).status == 422
+
+
+def test_names_keep_the_joiners_scripts_and_emoji_need(alice: Client) -> None:
+    for name in (
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+        "Family \U0001f468\u200d\U0001f469\u200d\U0001f467",
+    ):
+        created = alice("POST", "/api/portfolios", {"portfolio_name": f"  {name} "})
+        assert (created.status, created.body["portfolio_name"]) == (201, name)
+
+
 def test_delete_removes_rows_and_objects(
     alice: Client, env: LocalResources, lambda_context: Any, database_url: str
 ) -> None:

@@ -31,12 +31,27 @@ class PortfolioNameRequest(BaseModel):
     @field_validator("portfolio_name")
     @classmethod
     def _name(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be blank")
-        if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
-            raise ValueError("must not contain control characters")
-        return value
+        return display_name(value)
+
+
+# Joiners stay: Persian and Indic words need U+200C, emoji sequences U+200D. Every other format character (bidi
+# overrides and isolates, zero-width spaces, the BOM, ...) can make a name show something else than it is.
+_JOINERS = frozenset("\u200c\u200d")
+_REFUSED = {"Cc": "control", "Cs": "surrogate", "Co": "private-use", "Cn": "unassigned", "Zl": "line-break"}
+_REFUSED |= {"Zp": "line-break", "Cf": "invisible formatting"}
+
+
+def display_name(value: str) -> str:
+    """A name as people will see it, stripped: no control, invisible formatting (bidi overrides, zero-width spaces,
+    a BOM), line-break, private-use or unassigned characters, and at least one visible character."""
+    value = value.strip()
+    for char in value:
+        kind = _REFUSED.get(unicodedata.category(char))
+        if kind is not None and char not in _JOINERS:
+            raise ValueError(f"must not contain {kind} characters (U+{ord(char):04X})")
+    if not any(not char.isspace() and char not in _JOINERS for char in value):
+        raise ValueError("must not be blank")
+    return value
 
 
 class Problem(BaseModel):
