@@ -182,7 +182,9 @@ def create_gateway(routes: Sequence[HttpRoute], invoke: Invoke, frontend_dir: Pa
     ]
     if frontend_dir is not None and frontend_dir.is_dir():
         app_routes.append(Mount("/", app=StaticFiles(directory=frontend_dir, html=True), name="frontend"))
-    return Starlette(routes=app_routes)
+    app = Starlette(routes=app_routes)
+    app.router.redirect_slashes = False  # as API Gateway: no redirect built from the request's Host header
+    return app
 
 
 def merge_openapi(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -89,6 +89,21 @@ def test_route_without_credentials_is_401_unless_public(
     assert forged.status == 401, forged.body
 
 
+def test_a_path_with_a_trailing_slash_is_404_never_a_redirect(env: Any, lambda_context: Any) -> None:
+    """The red-team round: GET /api/portfolios/{id}/ answered 307 before authentication, with a Location built from
+    the Host header (https://evil.example/...). Paths match exactly, as API Gateway matches them."""
+    for method, path, function in ROUTES:
+        if path.endswith("+}"):
+            continue  # {proxy+} takes the slash as part of its value
+        headers = {"host": "evil.example", "x-forwarded-host": "evil.example"}
+        answer = call_module(
+            importlib.import_module(handler_module(function)),
+            event(method, concrete(path) + "/", None if method in SAFE_METHODS else {}, headers=headers),
+            lambda_context,
+        )
+        assert (answer.status, answer.headers.get("location")) == (404, None), (method, path, answer.status)
+
+
 def test_every_state_changing_route_refuses_a_cookie_without_the_csrf_header(env: Any, lambda_context: Any) -> None:
     signed = AuthClient(lambda_context).signup("csrf.walker")
     cookie = f"labfolio_session={signed.cookie('labfolio_session')}"

@@ -108,6 +108,9 @@ def create_app(function: str, routers: Sequence[APIRouter], *, title: str, versi
         openapi_url=f"/api/{function}/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # paths match exactly, as API Gateway matches them: a trailing slash is a 404, not a redirect to a Location
+        # built from the request's Host header (before authentication)
+        redirect_slashes=False,
     )
     for router in routers:
         app.include_router(router)
