@@ -285,7 +285,12 @@ def test_built_http_analysis_function_computes_factor_correlations(build: dict[s
         text=True,
         check=True,
     )
-    assert built["result"] == json.loads(here.stdout)["result"]
+    expected = json.loads(here.stdout)["result"]
+    # the same numbers up to the last bits: the built function's BLAS runs with the runtime's threads (the tests pin
+    # one), and a matrix product summed in another order may differ in its last place
+    assert [[v is None for v in row] for row in built["result"]] == [[v is None for v in row] for row in expected]
+    flat = [(a, b) for got, want in zip(built["result"], expected, strict=True) for a, b in zip(got, want, strict=True)]
+    assert all(a == pytest.approx(b, rel=1e-12, abs=1e-15) for a, b in flat if b is not None)
 
 
 def test_trimmed_worker_build_passes_the_engine_tests(build: dict[str, Any]) -> None:
