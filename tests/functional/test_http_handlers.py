@@ -52,8 +52,18 @@ def test_function_openapi_document_lists_its_routes(function: str, lambda_env: A
     assert f"/api/{function}/health" in body["paths"]
 
 
+def _detail(context: Any) -> tuple[int, Any]:
+    from tests.fixtures.auth import AuthClient
+
+    token = AuthClient(context).signup("operator").body["access_token"]
+    return invoke(
+        "portfolios", http_event("GET", "/api/health/detail", headers={"authorization": f"Bearer {token}"}), context
+    )
+
+
 def test_stack_health_reports_each_part_ok(lambda_env: Any, lambda_context: Any) -> None:
-    status, body = invoke("portfolios", http_event("GET", "/api/health"), lambda_context)
+    assert invoke("portfolios", http_event("GET", "/api/health"), lambda_context) == (200, {"status": "ok"})
+    status, body = _detail(lambda_context)
     assert status == 200, body
     assert body["status"] == "ok"
     assert {name: part["status"] for name, part in body["parts"].items()} == {
@@ -61,9 +71,28 @@ def test_stack_health_reports_each_part_ok(lambda_env: Any, lambda_context: Any)
         "bucket": "ok",
         "queue": "ok",
     }
-    assert body["parts"]["bucket"]["detail"]["name"] == lambda_env.bucket_names()[0]
     # S3 sent its s3:TestEvent to the queue when the notification was configured
     assert body["parts"]["queue"]["detail"] == {"messages": 1, "in_flight": 0}
+    assert lambda_env.bucket_names()[0] not in json.dumps(body)  # in AWS the name carries the account id and region
+
+
+def test_public_health_tells_strangers_the_status_only_and_checks_at_most_every_few_seconds(
+    lambda_env: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The red-team round: the public answer named the bucket (in AWS: the account id and region), the queue's depth
+    and in-flight count, and every call touched the database, S3 and SQS."""
+    from portfolios import health
+
+    checks: list[int] = []
+    real = health.check_stack
+    monkeypatch.setattr(health, "check_stack", lambda: checks.append(1) or real())
+    for _ in range(5):
+        assert invoke("portfolios", http_event("GET", "/api/health"), lambda_context) == (200, {"status": "ok"})
+    assert len(checks) <= 1  # the first may reuse an earlier test's check of this configuration
+    monkeypatch.setattr(health, "HEALTH_TTL_S", 0.0)
+    invoke("portfolios", http_event("GET", "/api/health"), lambda_context)
+    assert len(checks) >= 1
+    assert invoke("portfolios", http_event("GET", "/api/health/detail"), lambda_context)[0] == 401
 
 
 def test_stack_health_is_503_when_the_bucket_is_missing(
@@ -73,7 +102,8 @@ def test_stack_health_is_503_when_the_bucket_is_missing(
 
     monkeypatch.setenv("UPLOADS_BUCKET", "no-such-bucket-here")
     get_settings.cache_clear()
-    status, body = invoke("portfolios", http_event("GET", "/api/health"), lambda_context)
+    assert invoke("portfolios", http_event("GET", "/api/health"), lambda_context) == (503, {"status": "degraded"})
+    status, body = _detail(lambda_context)
     assert status == 503
     assert body["status"] == "degraded"
     assert body["parts"]["bucket"]["status"] == "error"
@@ -88,9 +118,7 @@ def test_stack_health_is_503_without_leaking_credentials_when_the_database_is_do
     monkeypatch.setenv("DATABASE_URL", "postgresql+pg8000://labfolio:s3cret-pw@127.0.0.1:9/nowhere")
     get_settings.cache_clear()
     status, body = invoke("portfolios", http_event("GET", "/api/health"), lambda_context)
-    assert status == 503
-    assert body["parts"]["database"]["status"] == "error"
-    assert "s3cret-pw" not in json.dumps(body)
+    assert (status, body) == (503, {"status": "degraded"})
 
 
 @pytest.mark.parametrize("function", sorted(HANDLERS))

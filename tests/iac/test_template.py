@@ -35,6 +35,7 @@ ROUTES = {
     ("DELETE", "/api/auth/me"): "AuthFunction",
     ("POST", "/api/auth/password"): "AuthFunction",
     ("GET", "/api/health"): "PortfoliosFunction",
+    ("GET", "/api/health/detail"): "PortfoliosFunction",
     ("GET", "/api/portfolios/health"): "PortfoliosFunction",
     ("GET", "/api/portfolios/openapi.json"): "PortfoliosFunction",
     ("GET", "/api/portfolios/template.csv"): "PortfoliosFunction",

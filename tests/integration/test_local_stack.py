@@ -70,8 +70,7 @@ def count(database_url: str, model: Any) -> int:
 def test_health_reports_every_part_healthy(shared: tuple[LocalStack, str]) -> None:
     _, base = shared
     status, body, _ = http(f"{base}/api/health")
-    assert status == 200, body
-    assert {k: v["status"] for k, v in body["parts"].items()} == {"database": "ok", "bucket": "ok", "queue": "ok"}
+    assert (status, body) == (200, {"status": "ok"})  # the parts are for signed-in callers: /api/health/detail
 
 
 def test_gateway_serves_exactly_the_template_routes(shared: tuple[LocalStack, str]) -> None:

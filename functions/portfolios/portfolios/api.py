@@ -19,7 +19,7 @@ from labfolio_common.portfolio_csv import MAX_BYTES, template_csv
 
 from portfolios.deps import OwnedPortfolio, ServiceDep, body_schema, json_body
 from portfolios.domain.pages import DEFAULT_LIMIT, MAX_LIMIT
-from portfolios.health import StackHealth, check_stack
+from portfolios.health import PublicHealth, StackHealth, check_stack, recent_check
 from portfolios.schemas import (
     HoldingPublic,
     PortfolioCreated,
@@ -73,9 +73,17 @@ def _csv(body: bytes, filename: str, cache: str) -> Response:
     )
 
 
-@health.get("/api/health", response_model=StackHealth, responses={503: {"model": StackHealth}})
+@health.get("/api/health", response_model=PublicHealth, responses={503: {"model": PublicHealth}})
 def get_stack_health() -> JSONResponse:
-    """The state of each part the product needs: database, uploads bucket, analysis queue (503 if any is down)."""
+    """Public: is the stack up (database, uploads bucket, analysis queue all answering)? 503 if not. Checked at most
+    once every few seconds; the parts are at /api/health/detail."""
+    found = recent_check()
+    return JSONResponse({"status": found.status}, status_code=200 if found.status == "ok" else 503)
+
+
+@health.get("/api/health/detail", response_model=StackHealth, responses=_errors(401) | {503: {"model": StackHealth}})
+def get_stack_health_detail(user: CurrentUser) -> JSONResponse:
+    """For signed-in callers: each part's state and latency, and the analysis queue's depth (503 if any is down)."""
     found = check_stack()
     return JSONResponse(found.model_dump(), status_code=200 if found.status == "ok" else 503)
 

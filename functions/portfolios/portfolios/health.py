@@ -1,7 +1,12 @@
-"""Checks behind `GET /api/health`: can this function reach the database, the uploads bucket and the queue?"""
+"""Checks behind `GET /api/health`: can this function reach the database, the uploads bucket and the queue?
+
+The public answer is the overall status only, checked at most once every HEALTH_TTL_S seconds per warm instance (a
+stranger polling it touches nothing); the parts, their latencies and the queue's depth are for signed-in callers
+(`GET /api/health/detail`). Neither names the bucket: in AWS its name carries the account id and the region."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -27,6 +32,15 @@ class StackHealth(BaseModel):
     parts: dict[str, PartHealth]
 
 
+class PublicHealth(BaseModel):
+    status: Literal["ok", "degraded"]
+
+
+HEALTH_TTL_S = 5.0
+_lock = threading.Lock()
+_last: dict[tuple[str, str, str], tuple[float, StackHealth]] = {}  # per configuration: when checked, what was found
+
+
 def _timed(name: str, check: Callable[[], dict[str, Any] | None]) -> PartHealth:
     start = time.perf_counter()
     try:
@@ -50,10 +64,8 @@ def _database() -> None:
     ping(get_engine(get_settings().database_url))
 
 
-def _bucket() -> dict[str, Any]:
-    bucket = get_settings().uploads_bucket
-    client("s3").head_bucket(Bucket=bucket)
-    return {"name": bucket}
+def _bucket() -> None:
+    client("s3").head_bucket(Bucket=get_settings().uploads_bucket)
 
 
 def _queue() -> dict[str, Any]:
@@ -65,6 +77,18 @@ def _queue() -> dict[str, Any]:
         "messages": int(attrs.get("ApproximateNumberOfMessages", 0)),
         "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
     }
+
+
+def recent_check() -> StackHealth:
+    """The last check of this configuration if younger than HEALTH_TTL_S, else a new one."""
+    settings = get_settings()
+    key = (settings.database_url, settings.uploads_bucket, settings.analysis_queue_url)
+    with _lock:
+        found = _last.get(key)
+        if found is None or time.monotonic() - found[0] > HEALTH_TTL_S:
+            found = (time.monotonic(), check_stack())
+            _last[key] = found
+    return found[1]
 
 
 def check_stack() -> StackHealth:
