@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from local.model import ACCOUNT_ID, REGION, Resolver, StackModel, TemplateError
 
@@ -170,21 +171,37 @@ class LocalResources:
 
     # ------------------------------------------------------------------ persistence
     def save_objects(self, folder: Path) -> int:
-        """Write every object of every template bucket under folder/<bucket>/<key>; return how many."""
+        """Write every object of every template bucket under folder/<bucket>/<key>; return how many. A key that
+        cannot be a file path (`..`, an absolute or non-normal path) is skipped and logged, as is an object that
+        cannot be read or written: one bad object never costs the others. Each bucket's manifest lists what was
+        written, and is written even when saving stops halfway."""
         count = 0
         for bucket in self.bucket_names():
             manifest: dict[str, dict[str, str]] = {}
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                for item in page.get("Contents", []):
-                    target = _safe_path(folder / bucket, item["Key"])
-                    obj = self.s3.get_object(Bucket=bucket, Key=item["Key"])
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(obj["Body"].read())
-                    manifest[item["Key"]] = {"ContentType": obj.get("ContentType", "binary/octet-stream")}
-                    count += 1
-            (folder / f"{bucket}.manifest.json").parent.mkdir(parents=True, exist_ok=True)
-            (folder / f"{bucket}.manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+            try:
+                for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                    for item in page.get("Contents", []):
+                        if self._save_object(bucket, item["Key"], folder, manifest):
+                            count += 1
+            finally:
+                (folder / f"{bucket}.manifest.json").parent.mkdir(parents=True, exist_ok=True)
+                (folder / f"{bucket}.manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         return count
+
+    def _save_object(self, bucket: str, key: str, folder: Path, manifest: dict[str, dict[str, str]]) -> bool:
+        target = _safe_path(folder / bucket, key)
+        if target is None:
+            log.warning("S3 object %r of %s not saved: its key cannot be a file path", key, bucket)
+            return False
+        try:
+            obj = self.s3.get_object(Bucket=bucket, Key=key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(obj["Body"].read())
+        except (OSError, ClientError) as exc:
+            log.warning("S3 object %r of %s not saved: %s", key, bucket, exc)
+            return False
+        manifest[key] = {"ContentType": obj.get("ContentType", "binary/octet-stream")}
+        return True
 
     def restore_objects(self, folder: Path) -> int:
         """Put back what save_objects wrote (before notifications exist, so nothing is re-processed)."""
@@ -195,7 +212,7 @@ class LocalResources:
                 continue
             for key, meta in json.loads(manifest_path.read_text(encoding="utf-8")).items():
                 source = _safe_path(folder / bucket, key)
-                if source.is_file():
+                if source is not None and source.is_file():
                     self.s3.put_object(
                         Bucket=bucket, Key=key, Body=source.read_bytes(), ContentType=meta["ContentType"]
                     )
@@ -203,10 +220,12 @@ class LocalResources:
         return count
 
 
-def _safe_path(base: Path, key: str) -> Path:
+def _safe_path(base: Path, key: str) -> Path | None:
+    """Where `key` is saved under `base`, or None when it cannot be a file there: a `..`, an absolute path, or any
+    key a path would normalise into another's (`a//b`, `a/./b`), or a NUL."""
     parts = PurePosixPath(key).parts
-    if not parts or any(p in ("..", "/") for p in parts):
-        raise ValueError(f"object key {key!r} cannot be saved as a file")
+    if not parts or "\x00" in key or "/".join(parts) != key or any(p in ("..", ".") for p in parts):
+        return None
     return base.joinpath(*parts)
 
 

@@ -248,6 +248,7 @@ def test_malformed_keys_are_ignored(
     assert upload(lambda_env, key, GOOD, lambda_context) == {"batchItemFailures": []}
     assert portfolio(database_url, portfolio_id).status == "awaiting_upload"
     assert [u.status for u in uploads(database_url)] == ["ignored"]
+    assert not exists(lambda_env, key)  # the red-team round: nothing can use it, and a `..` key broke the local save
 
 
 def test_worker_ignores_objects_outside_uploads(

@@ -1,8 +1,8 @@
 """Use case of the worker: an object that arrived in the uploads bucket becomes a portfolio's holdings.
 
 1. The key names the owner and the portfolio (`uploads/{user}/{portfolio}/{upload}.csv`); both are checked against
-   the database. An object that names no portfolio of that owner is recorded as ignored, logged, deleted and
-   acknowledged: it is never processed into anyone's portfolio.
+   the database. An object whose key is malformed or names no portfolio of that owner is recorded as ignored,
+   logged, deleted and acknowledged: it is never processed into anyone's portfolio.
 2. The object (bucket, key, etag) is claimed in `uploads` with a lease; a redelivered event of an object already
    finished is acknowledged as a duplicate, one still held by another worker is retried later (UploadBusyError).
 3. The object is read as the event saw it (its ETag), never more than 1 MB: a larger one fails the upload and is
@@ -123,8 +123,8 @@ def _claim(
 def _skipped(obj: ObjectCreated, key: UploadKey | None, outcome: str, ports: Ports, log: dict[str, Any]) -> str:
     if outcome == "ignored":
         logger.warning("upload names no portfolio of its owner: ignored", extra=log)
-        if key is not None:  # a well-formed key whose portfolio is gone (or never was): nothing can use the file
-            s3_uploads.delete_object(ports.s3, obj.bucket, obj.key)
+        # a malformed key under uploads/, or one whose portfolio is gone (or never was): nothing can use the file
+        s3_uploads.delete_object(ports.s3, obj.bucket, obj.key)
         metrics.add_metric(name="UploadIgnored", unit=MetricUnit.Count, value=1)
     elif outcome == "superseded":
         logger.info("upload older than the current holdings: superseded", extra=log)
