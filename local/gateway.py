@@ -1,13 +1,15 @@
 """The local API Gateway: turns /api/* requests into HTTP API payload 2.0 events for the function that template.yaml
 routes them to, and the function's answer back into HTTP. Serves frontend/ at / and, as a local convenience, the
-merged OpenAPI document (/api/openapi.json) and interactive docs (/api/docs)."""
+merged OpenAPI document (/api/openapi.json) and interactive docs (/api/docs: Swagger UI from the installed
+fastapi-offline package, no CDN). Every answer carries the security headers CloudFront adds in AWS
+(local.headers), over whatever the function or the file sent, as CloudFront's policy overrides them."""
 
 from __future__ import annotations
 
 import base64
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,7 +111,57 @@ def _not_found() -> JSONResponse:
     return JSONResponse({"message": "Not Found"}, status_code=404)
 
 
-def create_gateway(routes: Sequence[HttpRoute], invoke: Invoke, frontend_dir: Path | None = None) -> Starlette:
+class SecurityHeaders:
+    """ASGI middleware: set `headers` on every HTTP answer (replacing the same names), and no Server header."""
+
+    def __init__(self, app: Any, headers: Mapping[str, str]) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self.names = {k for k, _ in self.headers} | {b"server"}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self.names]
+                message = {**message, "headers": kept + self.headers}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>labfolio API</title>
+<link rel="stylesheet" href="/api/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/api/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/api/docs/assets/docs.js"></script></body></html>
+"""
+# No inline script (the policy allows none): the page starts Swagger UI from this file.
+DOCS_SCRIPT = 'window.ui = SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#swagger-ui"});\n'
+DOCS_ASSETS = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript"}
+
+
+def _docs_asset(name: str) -> Response:
+    if name == "docs.js":
+        return Response(DOCS_SCRIPT, media_type="text/javascript")
+    if name not in DOCS_ASSETS:
+        return _not_found()
+    import fastapi_offline
+
+    path = Path(fastapi_offline.__file__).with_name("static") / name
+    return Response(path.read_bytes(), media_type=DOCS_ASSETS[name], headers={"Cache-Control": "max-age=3600"})
+
+
+def create_gateway(
+    routes: Sequence[HttpRoute],
+    invoke: Invoke,
+    frontend_dir: Path | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
     table = RouteTable(routes)
 
     async def api(request: Request) -> Response:
@@ -169,14 +221,15 @@ def create_gateway(routes: Sequence[HttpRoute], invoke: Invoke, frontend_dir: Pa
         return JSONResponse(merge_openapi(docs))
 
     async def docs(_: Request) -> Response:
-        from fastapi.openapi.docs import get_swagger_ui_html
+        return HTMLResponse(DOCS_PAGE)
 
-        html = get_swagger_ui_html(openapi_url="/api/openapi.json", title="labfolio API")
-        return HTMLResponse(bytes(html.body).decode())
+    async def docs_asset(request: Request) -> Response:
+        return _docs_asset(request.path_params["name"])
 
     app_routes: list[Any] = [
         Route("/api/openapi.json", merged_openapi, methods=["GET"]),
         Route("/api/docs", docs, methods=["GET"]),
+        Route("/api/docs/assets/{name}", docs_asset, methods=["GET"]),
         Route("/api", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
         Route("/api/{rest:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
     ]
@@ -184,7 +237,7 @@ def create_gateway(routes: Sequence[HttpRoute], invoke: Invoke, frontend_dir: Pa
         app_routes.append(Mount("/", app=StaticFiles(directory=frontend_dir, html=True), name="frontend"))
     app = Starlette(routes=app_routes)
     app.router.redirect_slashes = False  # as API Gateway: no redirect built from the request's Host header
-    return app
+    return SecurityHeaders(app, headers or {})
 
 
 def merge_openapi(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:

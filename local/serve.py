@@ -23,12 +23,7 @@ from local.stack import LocalConfig, LocalStack
 def serve_forever(stack: LocalStack, started: float) -> None:
     """Run the gateway in this thread until Ctrl-C / SIGTERM, then stop everything; `started` is the perf_counter()
     reading the time to "ready" counts from."""
-    import uvicorn
-
-    config = stack.config
-    server = uvicorn.Server(
-        uvicorn.Config(stack.gateway(), host=config.host, port=config.port, log_level="warning", access_log=False)
-    )
+    server = stack.http_server()
     threading.Thread(target=announce, args=(stack, server, started), daemon=True, name="announce").start()
     # uvicorn shuts down on SIGTERM, then raises it again with this handler back in place: as Ctrl-C, so the finally
     # below still stops moto and the functions (the default action would end the process first).

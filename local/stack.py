@@ -17,6 +17,7 @@ from typing import Any
 from local.aws_resources import LocalResources
 from local.demo import ensure_demo_account, ensure_demo_portfolio, latest_analysis_status
 from local.gateway import create_gateway
+from local.headers import security_headers
 from local.model import ACCOUNT_ID, REGION, StackModel, load_model
 from local.moto import MotoServer, aws_environment
 from local.poller import SqsPoller
@@ -230,8 +231,23 @@ class LocalStack:
         return self.pools[logical_id].invoke(event)
 
     def gateway(self) -> Any:
-        assert self.model is not None
-        return create_gateway(self.model.routes, self.invoke, ROOT / "frontend")
+        assert self.model is not None and self.resources is not None
+        headers = security_headers(self.model, self.resources.resolver.resolve, self.moto.endpoint)
+        return create_gateway(self.model.routes, self.invoke, ROOT / "frontend", headers)
+
+    def http_server(self) -> Any:
+        """The gateway's HTTP server (uvicorn), saying nothing of itself (no Server header)."""
+        import uvicorn
+
+        config = uvicorn.Config(
+            self.gateway(),
+            host=self.config.host,
+            port=self.config.port,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+        )
+        return uvicorn.Server(config)
 
     def stop(self, save: bool = True) -> None:
         self._stopping.set()
@@ -264,13 +280,7 @@ class LocalStack:
 
     def start_http(self, timeout: float = 20.0) -> str:
         """Serve the gateway from a background thread (tests); returns the base URL."""
-        import uvicorn
-
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                self.gateway(), host=self.config.host, port=self.config.port, log_level="warning", access_log=False
-            )
-        )
+        self._server = self.http_server()
         self._server_thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": self.sockets()}, daemon=True, name="gateway"
         )

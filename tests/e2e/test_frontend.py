@@ -13,11 +13,18 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import PASSWORD, VIEWPORT, Watch, _json, sign_up, unique
+from tests.fixtures.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
 BAD_CSV = Path(__file__).parents[1] / "data" / "portfolios" / "bad" / "many_problems.csv"
 XSS = "<img src=x onerror=alert(1)>"
+
+
+def until(page: Any, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression from here until it is true. Not page.wait_for_function: its predicate runs as
+    eval in the page, which the deployed Content-Security-Policy (script-src 'self', no 'unsafe-eval') refuses."""
+    wait_for(lambda: page.evaluate(expression), timeout, every=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +311,7 @@ def test_user_data_is_text_and_other_accounts_see_nothing(
     page.click("#rename")
     page.fill("#f-rename", "Renamed <b>bold</b>")
     page.click("#rename-form button[type=submit]")
-    page.wait_for_function("document.querySelector('#portfolio-name').textContent === 'Renamed <b>bold</b>'")
+    until(page, "document.querySelector('#portfolio-name').textContent === 'Renamed <b>bold</b>'")
 
     other = browser.new_context(viewport={"width": 390, "height": 844}, base_url=base_url)  # and a phone width
     try:
@@ -335,7 +342,7 @@ def test_factor_library(page: Any, screenshots: Path) -> None:
     unchecked = page.locator(".factor-table input[type=checkbox]:not(:checked):not(:disabled)")
     if unchecked.count():
         unchecked.first.check()
-        page.wait_for_function(f"Number(document.querySelector('#chart-factor-returns').dataset.points) > {before}")
+        until(page, f"Number(document.querySelector('#chart-factor-returns').dataset.points) > {before}")
     for category in {f["factor_category"] for f in factors}:
         assert page.locator("h2", has_text=category).count() >= 1
     page.screenshot(path=screenshots / "factors.png", full_page=True)
@@ -373,7 +380,7 @@ def test_hostile_names_and_cells_are_shown_as_text_and_run_nothing(
     # the header fixed, the cells are judged: their problems echo the values, as text
     hostile.write_text("ticker,quantity\nAAPL,<svg/onload=alert(4)>\n<script>alert(5)</script>,1\n")
     page.set_input_files("#reupload-file", str(hostile))
-    page.wait_for_function("document.querySelector('#row-errors')?.innerText.includes('<svg/onload=alert(4)>')")
+    until(page, "document.querySelector('#row-errors')?.innerText.includes('<svg/onload=alert(4)>')")
     assert "<SCRIPT>ALERT(5)</SC" in page.locator("#row-errors").inner_text()
     assert page.locator("main [onerror], main [onload], main script, main svg[onload]").count() == 0
     # a good file: the name on the list, the portfolio and the analysis pages is text
@@ -386,7 +393,7 @@ def test_hostile_names_and_cells_are_shown_as_text_and_run_nothing(
     page.click("#rename")
     page.fill("#f-rename", RENAMED)
     page.click("#rename-form button[type=submit]")
-    page.wait_for_function(f"document.querySelector('#portfolio-name').textContent === {json.dumps(RENAMED)}")
+    until(page, f"document.querySelector('#portfolio-name').textContent === {json.dumps(RENAMED)}")
     page.wait_for_selector("#analysis-form")
     page.click("#run-analysis")
     page.wait_for_url(re.compile(r".*#/analyses/[0-9a-f-]{36}$"))
