@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,6 +19,7 @@ log = logging.getLogger("labfolio.local")
 DEMO_USERNAME: Final = "demo"
 PASSWORD_FILE: Final = "demo_password"  # noqa: S105 - a file name
 DEMO_PORTFOLIO_NAME: Final = "Demo portfolio (offline demo data)"
+DEMO_UPLOAD_TTL: Final = timedelta(minutes=10)  # as a browser's upload form
 
 
 def demo_password(data_dir: Path) -> str:
@@ -61,7 +63,7 @@ def ensure_demo_portfolio(database_url: str, s3: Any, bucket: str) -> uuid.UUID 
     queue and the worker ingests it and queues the default analysis, as for anyone's upload."""
     from labfolio_common.db.engine import session_scope
     from labfolio_common.db.models import Account, Portfolio, UserPortfolio, utcnow
-    from labfolio_common.db.queries import new_portfolio
+    from labfolio_common.db.queries import grant_upload, new_portfolio
     from labfolio_common.portfolio_csv import template_csv
     from labfolio_common.uploads import CSV_CONTENT_TYPE, new_upload_key
     from sqlalchemy import func, select
@@ -80,7 +82,8 @@ def ensure_demo_portfolio(database_url: str, s3: Any, bucket: str) -> uuid.UUID 
             return None
         portfolio = stuck or new_portfolio(db, user_id, DEMO_PORTFOLIO_NAME, utcnow())
         portfolio_id, status = portfolio.portfolio_id, portfolio.status
-    key = str(new_upload_key(user_id, portfolio_id))
+        key = str(new_upload_key(user_id, portfolio_id))
+        grant_upload(db, key, user_id, portfolio_id, utcnow(), DEMO_UPLOAD_TTL)  # as the portfolios function grants
     s3.put_object(Bucket=bucket, Key=key, Body=template_csv(), ContentType=CSV_CONTENT_TYPE)
     if stuck is not None:
         log.warning("demo portfolio %s had no holdings (status %s): its file is uploaded again", portfolio_id, status)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 from labfolio_common.db.engine import session_scope
-from labfolio_common.db.models import Holding, Upload
+from labfolio_common.db.models import Holding, Upload, UploadGrant
 from sqlalchemy import func, select
 
 from local.aws_resources import LocalResources
@@ -273,14 +273,18 @@ def test_delete_removes_rows_and_objects(
 ) -> None:
     portfolio_id = ready_portfolio(alice, env, lambda_context)
     other = ready_portfolio(alice, env, lambda_context)
-    assert objects(env, f"uploads/{alice.user_id}/{portfolio_id}/")
+    alice("POST", f"/api/portfolios/{portfolio_id}/upload")  # a form issued, not used: its grant goes too
+    env.s3.put_object(Bucket=env.bucket_names()[0], Key=f"uploads/{alice.user_id}/{portfolio_id}/late.csv", Body=b"x")
+    assert objects(env, f"files/{alice.user_id}/{portfolio_id}/")  # the file kept behind the holdings
     answer = alice("DELETE", f"/api/portfolios/{portfolio_id}")
     assert answer.status == 204 and answer.body is None
+    assert objects(env, f"files/{alice.user_id}/{portfolio_id}/") == []
     assert objects(env, f"uploads/{alice.user_id}/{portfolio_id}/") == []
     assert (count(database_url, Holding, portfolio_id), count(database_url, Upload, portfolio_id)) == (0, 0)
+    assert count(database_url, UploadGrant, portfolio_id) == 0
     assert alice("GET", f"/api/portfolios/{portfolio_id}").status == 404
     # the other portfolio is intact
-    assert objects(env, f"uploads/{alice.user_id}/{other}/") and count(database_url, Holding, other) == 3
+    assert objects(env, f"files/{alice.user_id}/{other}/") and count(database_url, Holding, other) == 3
 
 
 def test_account_deletion_takes_holdings_and_files_with_it(
@@ -292,7 +296,7 @@ def test_account_deletion_takes_holdings_and_files_with_it(
     )
     assert answer.status == 204, answer.body
     assert (count(database_url, Holding, portfolio_id), count(database_url, Upload, portfolio_id)) == (0, 0)
-    assert objects(env, f"uploads/{alice.user_id}/") == []
+    assert objects(env, f"uploads/{alice.user_id}/") == objects(env, f"files/{alice.user_id}/") == []
 
 
 # ----------------------------------------------------------------------------------------------- ownership, order

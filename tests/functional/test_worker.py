@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Holding, Portfolio, Upload, utcnow
+from labfolio_common.uploads import kept_file_key, parse_upload_key
 from sqlalchemy import select
 
 from local.aws_resources import LocalResources
@@ -82,7 +83,8 @@ def test_worker_stores_the_holdings_of_a_valid_upload(
     # then the portfolio is ready with its holdings, the unknown ticker a warning on its row
     assert result == {"batchItemFailures": []}
     found = portfolio(database_url, portfolio_id)
-    assert (found.status, found.kind, found.holdings_count, found.portfolio_address) == ("ready", "quantity", 3, key)
+    kept = kept_file_key(parse_upload_key(key))  # type: ignore[arg-type]
+    assert (found.status, found.kind, found.holdings_count, found.portfolio_address) == ("ready", "quantity", 3, kept)
     assert found.errors is None
     assert found.warnings == [{"row": 4, "column": "ticker", "message": found.warnings[0]["message"]}]
     assert found.warnings[0]["message"].startswith("ZZZZ: no price data")
@@ -96,7 +98,8 @@ def test_worker_stores_the_holdings_of_a_valid_upload(
         portfolio_id,
         key,
     )
-    assert exists(lambda_env, key)
+    # the file is kept where no form or PUT can write; the uploaded object is gone
+    assert (exists(lambda_env, kept), exists(lambda_env, key)) == (True, False)
 
 
 def test_worker_processes_a_redelivered_message_once(
@@ -150,8 +153,9 @@ def test_valid_reupload_replaces_the_holdings_and_deletes_the_previous_file(
     upload(lambda_env, second, b"symbol,shares\nKO,100\n", lambda_context)
     # then it replaced the holdings, and only its file is kept
     assert holdings(database_url, portfolio_id) == [("KO", 100.0)]
-    assert portfolio(database_url, portfolio_id).portfolio_address == second
-    assert (exists(lambda_env, first), exists(lambda_env, second)) == (False, True)
+    kept_first, kept_second = (kept_file_key(parse_upload_key(k)) for k in (first, second))  # type: ignore[arg-type]
+    assert portfolio(database_url, portfolio_id).portfolio_address == kept_second
+    assert [exists(lambda_env, k) for k in (first, second, kept_first, kept_second)] == [False, False, False, True]
 
 
 # ----------------------------------------------------------------------------------------------- invalid files
@@ -185,7 +189,9 @@ def test_invalid_reupload_keeps_the_holdings_and_reports_under_the_upload(
     upload(lambda_env, key_of(user_id, portfolio_id), b"ticker,quantity\nAAPL,0\n", lambda_context)
     # then the portfolio is still ready with the same holdings; the upload failed with its errors
     after = portfolio(database_url, portfolio_id)
-    assert (after.status, after.errors, after.portfolio_address) == ("ready", None, good)
+    kept = kept_file_key(parse_upload_key(good))  # type: ignore[arg-type]
+    assert (after.status, after.errors, after.portfolio_address) == ("ready", None, kept)
+    assert exists(lambda_env, kept)
     assert after.holdings_updated_at == before.holdings_updated_at
     assert holdings(database_url, portfolio_id) == [("AAPL", 10.0), ("MSFT", 5.0)]
     last = uploads(database_url)[-1]
@@ -237,6 +243,59 @@ def test_object_whose_key_names_another_users_portfolio_is_ignored(
     last = uploads(database_url)[-1]
     assert (last.object_key, last.status, last.portfolio_id, last.user_id) == (forged, "ignored", None, None)
     assert not exists(lambda_env, forged)
+
+
+# The red-team round: on the local stack moto enforces no presigned-POST policy or signature, so B's form with A's
+# key, an expired form, a zeroed signature and an unsigned PUT all stored files, and A's holdings became B's CSV.
+# The worker now takes an object only at a key issued to its owner and portfolio, once, before the grant expired.
+
+
+def test_an_object_at_a_key_nobody_issued_is_refused_and_deleted(
+    lambda_env: LocalResources, database_url: str, lambda_context: Any
+) -> None:
+    user_id, portfolio_id = make_portfolio(database_url)
+    upload(lambda_env, key_of(user_id, portfolio_id), GOOD, lambda_context)
+    made_up = f"uploads/{user_id}/{portfolio_id}/{uuid.uuid4()}.csv"  # an unsigned PUT of a key of one's own
+    assert upload(lambda_env, made_up, b"ticker,quantity\nXOM,999\n", lambda_context) == {"batchItemFailures": []}
+    assert holdings(database_url, portfolio_id) == [("AAPL", 10.0), ("MSFT", 5.0)]
+    last = uploads(database_url)[-1]
+    assert (last.object_key, last.status) == (made_up, "failed")
+    assert last.errors == [{"row": None, "column": "*", "message": "no upload form or PUT issued this key"}]
+    assert not exists(lambda_env, made_up)
+
+
+def test_a_second_file_posted_with_a_used_form_changes_nothing_and_loses_nothing(
+    lambda_env: LocalResources, database_url: str, lambda_context: Any
+) -> None:
+    """Re-posting an upload form (a good file, then an empty one with the same form) deleted the object behind the
+    current holdings. Now the accepted file is kept under files/, and the form's second object is refused."""
+    user_id, portfolio_id = make_portfolio(database_url)
+    key = key_of(user_id, portfolio_id)
+    upload(lambda_env, key, GOOD, lambda_context)
+    kept = portfolio(database_url, portfolio_id).portfolio_address
+    for second in (b"", b"ticker,quantity\nXOM,999\n"):  # invalid, then valid: neither is taken
+        assert upload(lambda_env, key, second, lambda_context) == {"batchItemFailures": []}
+        found = portfolio(database_url, portfolio_id)
+        assert (found.status, found.portfolio_address) == ("ready", kept)
+        assert holdings(database_url, portfolio_id) == [("AAPL", 10.0), ("MSFT", 5.0)]
+        last = uploads(database_url)[-1]
+        assert last.status == "failed" and "an upload form is used once" in last.errors[0]["message"]
+    body = lambda_env.s3.get_object(Bucket=bucket(lambda_env), Key=kept)["Body"].read()
+    assert body == GOOD  # the file behind the holdings is still the one they came from
+
+
+def test_a_file_that_arrives_after_its_form_expired_is_refused(
+    lambda_env: LocalResources, database_url: str, lambda_context: Any
+) -> None:
+    user_id, portfolio_id = make_portfolio(database_url)
+    key = key_of(user_id, portfolio_id, ttl=timedelta(minutes=-5))  # expired five minutes ago
+    assert upload(lambda_env, key, GOOD, lambda_context) == {"batchItemFailures": []}
+    assert (portfolio(database_url, portfolio_id).status, holdings(database_url, portfolio_id)) == (
+        "awaiting_upload",
+        [],
+    )
+    assert uploads(database_url)[-1].errors[0]["message"] == "the upload form had expired"
+    assert not exists(lambda_env, key)
 
 
 @pytest.mark.parametrize("key", ["uploads/not-a-uuid/x/y.csv", "uploads/{user}/{portfolio}/../../other.csv"])

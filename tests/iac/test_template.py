@@ -289,10 +289,11 @@ def test_each_function_gets_only_its_own_grants(functions: dict[str, dict[str, A
 
 
 def test_s3_grants_are_scoped_to_the_uploads_bucket(functions: dict[str, dict[str, Any]]) -> None:
-    """Object grants name one of the bucket's two folders: uploads/ (portfolio files) or analyses/ (the prices each
-    analysis used, written only by the worker; deleted with their portfolio or account)."""
+    """Object grants name one of the bucket's three folders: uploads/ (what clients upload), analyses/ (the prices
+    each analysis used) or files/ (the file kept behind a portfolio's holdings); the last two written only by the
+    worker, and all deleted with their portfolio or account."""
     bucket = "arn:${AWS::Partition}:s3:::" + UPLOADS_BUCKET_NAME
-    folders = [{"Fn::Sub": bucket + "/uploads/*"}, {"Fn::Sub": bucket + "/analyses/*"}]
+    folders = [{"Fn::Sub": bucket + f"/{folder}/*"} for folder in ("uploads", "analyses", "files")]
     for name, props in functions.items():
         for st in statements(props):
             actions = as_list(st["Action"])
@@ -303,7 +304,7 @@ def test_s3_grants_are_scoped_to_the_uploads_bucket(functions: dict[str, dict[st
                 assert resource == {"Fn::Sub": bucket}, name
             else:
                 assert resource in folders, name
-            if resource == folders[1] and "s3:PutObject" in actions:
+            if resource in folders[1:] and "s3:PutObject" in actions:
                 assert name == "AnalysisWorkerFunction", name
     assert not any(
         a.startswith("s3:") for st in statements(functions["FactorUpdateFunction"]) for a in as_list(st["Action"])

@@ -71,6 +71,13 @@ class Cluster:
         return make_url(self.url).set(database=name).render_as_string(hide_password=False)
 
 
+def kept(key: str) -> str:
+    """Where the worker keeps the file of an ingested upload (the key the holdings name)."""
+    from labfolio_common.uploads import kept_file_key, parse_upload_key
+
+    return kept_file_key(parse_upload_key(key))  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     with throwaway_cluster() as (url, name, _):
@@ -231,13 +238,13 @@ def test_postgres_stops_inside_the_holdings_transaction_and_the_retry_succeeds(
     # then nothing of the new file was written: the old holdings, the portfolio still ready, the upload in flight
     assert holdings(database, portfolio_id) == [("AAPL", 10.0), ("MSFT", 5.0)]
     found = portfolio(database, portfolio_id)
-    assert (found.status, found.holdings_count, found.portfolio_address) == ("ready", 2, first)
+    assert (found.status, found.holdings_count, found.portfolio_address) == ("ready", 2, kept(first))
     assert uploads(database)[second] == ("processing", 1)  # the claim could not be given back: its lease ends it
     # and the message was not acknowledged: it comes back and the retry stores the new file, once
     drain_until(poller, lambda: uploads(database)[second][0] == "ready" and depth(resources, "AnalysisQueue") == 0)
     assert holdings(database, portfolio_id) == [("KO", 100.0), ("PEP", 40.0), ("JNJ", 25.0)]
     found = portfolio(database, portfolio_id)
-    assert (found.status, found.holdings_count, found.portfolio_address) == ("ready", 3, second)
+    assert (found.status, found.holdings_count, found.portfolio_address) == ("ready", 3, kept(second))
     assert uploads(database) == {first: ("ready", 1), second: ("ready", 2)}
     retried = [r for i in invocations[seen:] for r in i["event"]["Records"] if r["messageId"] == message_id]
     assert int(retried[0]["attributes"]["ApproximateReceiveCount"]) == 1

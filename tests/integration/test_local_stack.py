@@ -73,6 +73,18 @@ def test_health_reports_every_part_healthy(shared: tuple[LocalStack, str]) -> No
     assert (status, body) == (200, {"status": "ok"})  # the parts are for signed-in callers: /api/health/detail
 
 
+def test_every_answer_carries_the_deployed_security_headers(shared: tuple[LocalStack, str]) -> None:
+    """As CloudFront sends them in AWS (local.headers), on the page, the API and a 404; no Server header."""
+    stack, base = shared
+    for path in ("/", "/api/health", "/api/nothing-here", "/api/docs"):
+        _, _, headers = http(f"{base}{path}")
+        headers = {k.lower(): v for k, v in headers.items()}
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert f"connect-src 'self' {stack.moto.endpoint}" in headers["content-security-policy"], path
+        assert (headers["x-frame-options"], headers["x-content-type-options"]) == ("DENY", "nosniff"), path
+        assert "server" not in headers, path
+
+
 def test_gateway_serves_exactly_the_template_routes(shared: tuple[LocalStack, str]) -> None:
     stack, base = shared
     declared = {(r.method, r.path) for r in load_model().routes}
@@ -155,13 +167,15 @@ def test_restart_keeps_database_and_objects_without_reprocessing(tmp_path: Path,
     first = make_stack(data_dir, database_url).start()
     try:
         bucket = first.resources.bucket_names()[0]
-        aws_client("s3", first.moto.endpoint).put_object(Bucket=bucket, Key="uploads/u/p/a.csv", Body=b"a,b\n")
+        s3 = aws_client("s3", first.moto.endpoint)
+        s3.put_object(Bucket=bucket, Key="files/u/p/a.csv", Body=b"a,b\n")  # a kept file: no event
+        s3.put_object(Bucket=bucket, Key="uploads/u/p/a.csv", Body=b"a,b\n")  # recorded as ignored, and deleted
         wait_for(lambda: count(database_url, Upload) == 1)
     finally:
         first.stop()
     second = make_stack(data_dir, database_url).start()
     try:
-        body = aws_client("s3", second.moto.endpoint).get_object(Bucket=bucket, Key="uploads/u/p/a.csv")["Body"]
+        body = aws_client("s3", second.moto.endpoint).get_object(Bucket=bucket, Key="files/u/p/a.csv")["Body"]
         assert body.read() == b"a,b\n"
         time.sleep(2)  # the poller would have seen a re-sent notification by now
         assert count(database_url, Upload) == 1

@@ -34,7 +34,7 @@ SEED_TABLE_NAMES = {"accounts", "portfolios", "user_portfolios", "factors", "ret
 AUTH_TABLES = {"sessions", "login_failures", "login_lockouts"}
 MARKET_TABLES = {"price_tickers", "prices"}
 PORTFOLIO_TABLES = {"holdings"}
-ANALYSIS_TABLES = {"analyses"}
+ANALYSIS_TABLES = {"analyses", "upload_grants"}  # 0006 and 0007
 ALL_TABLES = SEED_TABLE_NAMES | {"uploads"} | AUTH_TABLES | MARKET_TABLES | PORTFOLIO_TABLES | ANALYSIS_TABLES
 
 
@@ -277,7 +277,7 @@ def test_downgrade_to_0004_removes_holdings_and_the_ingestion_columns_only(fresh
 
 
 @pytest.mark.integration
-def test_downgrade_to_0005_removes_the_analyses_only(fresh_postgres_url: str) -> None:
+def test_downgrade_to_0005_removes_the_analyses_and_the_upload_grants_only(fresh_postgres_url: str) -> None:
     runner.upgrade(fresh_postgres_url)
     runner.downgrade(fresh_postgres_url, "0005")
     tables = {table for _schema, table in pg_schema(fresh_postgres_url)["tables"]}

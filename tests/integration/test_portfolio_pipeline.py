@@ -17,6 +17,7 @@ import pytest
 import requests
 from labfolio_common.db.engine import dispose_engine, session_scope
 from labfolio_common.db.models import Holding, Upload, utcnow
+from labfolio_common.uploads import kept_file_key, parse_upload_key
 from sqlalchemy import select
 
 from local.model import load_model
@@ -149,10 +150,13 @@ def test_browser_upload_becomes_holdings_once_and_only_for_its_owner(
     assert alice("GET", f"/api/portfolios/{portfolio_id}").json() == before
     assert objects(local, f"uploads/{bob.user_id}/") == []
 
-    # and deleting the portfolio removes its S3 objects and rows
-    assert objects(local, f"uploads/{alice.user_id}/{portfolio_id}/") == [row.object_key]
-    assert alice("DELETE", f"/api/portfolios/{portfolio_id}").status_code == 204
+    # and the file behind the holdings is kept under files/ (the uploaded object is gone), until the portfolio is
+    # deleted with its S3 objects and rows
+    kept = kept_file_key(parse_upload_key(row.object_key))  # type: ignore[arg-type]
     assert objects(local, f"uploads/{alice.user_id}/{portfolio_id}/") == []
+    assert objects(local, f"files/{alice.user_id}/{portfolio_id}/") == [kept]
+    assert alice("DELETE", f"/api/portfolios/{portfolio_id}").status_code == 204
+    assert objects(local, f"files/{alice.user_id}/{portfolio_id}/") == []
     assert upload_rows(database_url, portfolio_id) == []
     assert alice("GET", f"/api/portfolios/{portfolio_id}").status_code == 404
 
@@ -171,8 +175,8 @@ def test_oversized_object_and_poison_message(stack: tuple[LocalStack, str], data
 
     # given a message that keeps failing for a transient reason (S3 cannot serve the object: it is archived, and
     # GetObject answers InvalidObjectState)
-    stuck = alice("POST", "/api/portfolios", json={"portfolio_name": "Stuck"}).json()["portfolio_id"]
-    key = f"uploads/{alice.user_id}/{stuck}/{uuid.uuid4()}.csv"
+    created = alice("POST", "/api/portfolios", json={"portfolio_name": "Stuck"}).json()
+    stuck, key = created["portfolio_id"], created["upload"]["fields"]["key"]  # a key issued for it
     local.resources.s3.put_object(Bucket=local.resources.bucket_names()[0], Key=key, Body=DEMO, StorageClass="GLACIER")
     # then SQS retries it maxReceiveCount (3) times, then moves it to the dead-letter queue
     wait_for(lambda: queue_depth(local, "AnalysisDeadLetterQueue") == 1, timeout=90, every=0.5)

@@ -5,12 +5,18 @@
    logged, deleted and acknowledged: it is never processed into anyone's portfolio.
 2. The object (bucket, key, etag) is claimed in `uploads` with a lease; a redelivered event of an object already
    finished is acknowledged as a duplicate, one still held by another worker is retried later (UploadBusyError).
+   The key must have been issued to that owner and portfolio (its upload grant), not used by another object, and
+   the object must have arrived before the grant expired; otherwise the upload fails saying why, and the object is
+   deleted (`domain.ingestion.grant_refusal`).
 3. The object is read as the event saw it (its ETag), never more than 1 MB: a larger one fails the upload and is
    deleted. The CSV is parsed; new tickers are registered and backfilled; tickers without price data are warnings,
    or errors when none has any.
 4. One transaction stores the outcome: a valid file replaces the holdings at once and the portfolio is `ready`; an
    invalid one fails the upload and, if the portfolio had no holdings, the portfolio (`failed` with the errors);
-   previous holdings and their `ready` stay untouched otherwise. Files not kept are deleted afterwards.
+   previous holdings and their `ready` stay untouched otherwise. A valid file is first copied to
+   `files/{user}/{portfolio}/{upload}.csv` (labfolio_common.uploads.kept_file_key), which backs the holdings from
+   then on; the uploaded object, the previous holdings' file and anything not kept are deleted afterwards, and the
+   object behind the current holdings never is.
 
 Transient failures (database, S3, the market-data source) give the claim back and raise: SQS retries the message
 and dead-letters it after maxReceiveCount; `analysis.sweep` then fails what was left in flight.
@@ -30,7 +36,7 @@ from labfolio_common.errors import DependencyUnavailableError, LabfolioError
 from labfolio_common.observability import MetricUnit, logger, metrics
 from labfolio_common.portfolio_csv import MAX_BYTES, PortfolioCsvError, parse_portfolio_csv
 from labfolio_common.settings import Settings, get_settings
-from labfolio_common.uploads import UPLOADS_PREFIX, UploadKey, parse_upload_key
+from labfolio_common.uploads import UPLOADS_PREFIX, UploadKey, kept_file_key, parse_upload_key
 
 from analysis import service
 from analysis.adapters import s3_uploads, sql_uploads
@@ -38,6 +44,7 @@ from analysis.adapters.market_prices import check_source, priced_tickers
 from analysis.domain.ingestion import (
     FINAL_UPLOAD_STATUSES,
     Verdict,
+    grant_refusal,
     is_older,
     judge,
     problem,
@@ -91,7 +98,8 @@ def ingest(obj: ObjectCreated, ports: Ports | None = None, *, lease: timedelta =
         else:
             outcome = _claim(session, obj, key, owner, started, lease)
     if not isinstance(outcome, sql_uploads.Claim):
-        return _skipped(obj, key, outcome, ports, log)
+        backs_holdings = owner is not None and owner.portfolio_address == obj.key  # a file kept before files/ was
+        return _skipped(obj, outcome, ports, log, keep=backs_holdings)
     claim = outcome
     assert key is not None  # a claim exists only for a key that names a portfolio of its owner
     logger.info("upload claimed", extra={**log, "upload_id": str(claim.upload_id), "attempt": claim.attempts})
@@ -111,6 +119,14 @@ def _claim(
         if claim in FINAL_UPLOAD_STATUSES:
             return "duplicate"
         raise UploadBusyError(f"upload {obj.key} is being processed by another worker")
+    refusal = grant_refusal(
+        sql_uploads.grant(session, obj.key), key.user_id, key.portfolio_id, obj.etag, obj.event_time
+    )
+    if refusal is not None:
+        sql_uploads.finish(session, claim.upload_id, "failed", now, errors=[problem(None, "*", refusal)])
+        logger.warning("upload refused", extra={"key": obj.key, "reason": refusal})
+        return "refused"
+    sql_uploads.use_grant(session, obj.key, obj.etag)
     if is_older(obj.event_time, owner.holdings_uploaded_at):
         sql_uploads.finish(session, claim.upload_id, "superseded", now)
         return "superseded"
@@ -120,17 +136,20 @@ def _claim(
     return claim
 
 
-def _skipped(obj: ObjectCreated, key: UploadKey | None, outcome: str, ports: Ports, log: dict[str, Any]) -> str:
-    if outcome == "ignored":
-        logger.warning("upload names no portfolio of its owner: ignored", extra=log)
-        # a malformed key under uploads/, or one whose portfolio is gone (or never was): nothing can use the file
-        s3_uploads.delete_object(ports.s3, obj.bucket, obj.key)
+def _skipped(obj: ObjectCreated, outcome: str, ports: Ports, log: dict[str, Any], *, keep: bool) -> str:
+    if outcome in ("ignored", "refused"):
+        # a malformed key under uploads/, one whose portfolio is gone (or never was), or one not issued for this
+        # object: nothing may use the file
+        if outcome == "ignored":
+            logger.warning("upload names no portfolio of its owner: ignored", extra=log)
         metrics.add_metric(name="UploadIgnored", unit=MetricUnit.Count, value=1)
     elif outcome == "superseded":
         logger.info("upload older than the current holdings: superseded", extra=log)
-        s3_uploads.delete_object(ports.s3, obj.bucket, obj.key)
     else:
         logger.info("upload already processed: duplicate event acknowledged", extra=log)
+        return outcome
+    if not keep:
+        s3_uploads.delete_object(ports.s3, obj.bucket, obj.key)
     return outcome
 
 
@@ -146,7 +165,11 @@ def _process(obj: ObjectCreated, claim: sql_uploads.Claim, key: UploadKey, ports
         metrics.add_metric(name="UploadObjectMissing", unit=MetricUnit.Count, value=1)
         return status
     verdict = _judge(fetched, ports)
-    return _store(obj, claim, key, verdict, ports, log)
+    kept = None
+    if verdict.valid and fetched.body is not None:  # copied first: the holdings never point at a file not there
+        kept = kept_file_key(key)
+        s3_uploads.put_object(ports.s3, obj.bucket, kept, fetched.body)
+    return _store(obj, claim, key, verdict, ports, log, kept)
 
 
 def _settle_if_idle(session: Any, key: UploadKey, fetched: str) -> None:
@@ -179,32 +202,39 @@ def _judge(fetched: s3_uploads.Fetched, ports: Ports) -> Verdict:
 
 
 def _store(
-    obj: ObjectCreated, claim: sql_uploads.Claim, key: UploadKey, verdict: Verdict, ports: Ports, log: dict[str, Any]
+    obj: ObjectCreated,
+    claim: sql_uploads.Claim,
+    key: UploadKey,
+    verdict: Verdict,
+    ports: Ports,
+    log: dict[str, Any],
+    kept: str | None = None,
 ) -> str:
     now = utcnow()
-    delete: str | None = None
+    delete = [obj.key]  # what is left over afterwards; never the file behind the holdings
     with session_scope(ports.database_url) as session:
         if not sql_uploads.holds(session, claim):
             logger.warning("claim lost to another worker: result dropped", extra=log)
+            _delete(ports, obj.bucket, [kept])
             return "duplicate"
         portfolio = sql_uploads.owned_portfolio(session, key.user_id, key.portfolio_id, lock=True)
         if portfolio is None:  # deleted while the file was processed
             sql_uploads.finish(session, claim.upload_id, "ignored", now)
-            status, delete = "ignored", obj.key
+            status = "ignored"
         elif verdict.valid and is_older(obj.event_time, portfolio.holdings_uploaded_at):
             sql_uploads.finish(session, claim.upload_id, "superseded", now)
-            status, delete = "superseded", obj.key
-        elif verdict.valid:
-            delete = _store_holdings(session, portfolio, obj, claim, verdict, now)
-            status = "ready"
+            status = "superseded"
+        elif verdict.valid and kept is not None:
+            delete.append(_store_holdings(session, portfolio, obj, claim, verdict, now, kept))
+            status, kept = "ready", None
         else:
             sql_uploads.finish(session, claim.upload_id, "failed", now, errors=verdict.errors)
             after = status_after_failure(portfolio.holdings_count)
             problems = {"errors": verdict.errors, "warnings": None} if after == "failed" else {}
             sql_uploads.set_status(session, portfolio, after, now, **problems)
-            status, delete = "failed", obj.key
-    if delete:
-        s3_uploads.delete_object(ports.s3, obj.bucket, delete)
+            status = "failed"
+        behind = portfolio.portfolio_address if portfolio is not None else None
+    _delete(ports, obj.bucket, [k for k in [*delete, kept] if k != behind])
     _report(status, verdict, {**log, "upload_id": str(claim.upload_id)})
     if status == "ready":
         try:
@@ -214,10 +244,22 @@ def _store(
     return status
 
 
+def _delete(ports: Ports, bucket: str, keys: list[str | None]) -> None:
+    for key in dict.fromkeys(k for k in keys if k):
+        s3_uploads.delete_object(ports.s3, bucket, key)
+
+
 def _store_holdings(
-    session: Any, portfolio: Any, obj: ObjectCreated, claim: sql_uploads.Claim, verdict: Verdict, now: datetime
+    session: Any,
+    portfolio: Any,
+    obj: ObjectCreated,
+    claim: sql_uploads.Claim,
+    verdict: Verdict,
+    now: datetime,
+    kept: str,
 ) -> str | None:
-    """Replace the holdings (same transaction as the statuses); the previous file's key, to delete, if any."""
+    """Replace the holdings (same transaction as the statuses), now backed by the kept copy; the previous holdings'
+    file, to delete, if any."""
     previous = portfolio.portfolio_address
     sql_uploads.replace_holdings(session, portfolio.portfolio_id, verdict.holdings)
     sql_uploads.set_status(
@@ -231,10 +273,10 @@ def _store_holdings(
         holdings_count=len(verdict.holdings),
         holdings_updated_at=now,
         holdings_uploaded_at=obj.event_time or now,
-        portfolio_address=obj.key,
+        portfolio_address=kept,
     )
     sql_uploads.finish(session, claim.upload_id, "ready", now, warnings=verdict.warnings or None)
-    return previous if previous and previous != obj.key else None
+    return previous if previous and previous != kept else None
 
 
 def _report(status: str, verdict: Verdict, log: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from typing import Any, Final
 
@@ -17,7 +18,7 @@ from labfolio_common.errors import ValidationFailedError
 from labfolio_common.observability import MetricUnit, logger, metrics
 from labfolio_common.portfolio_csv import MAX_BYTES
 from labfolio_common.settings import Settings
-from labfolio_common.uploads import delete_prefix, new_upload_key, portfolio_prefix
+from labfolio_common.uploads import delete_portfolio_files, new_upload_key
 from sqlalchemy.orm import Session
 
 from portfolios.adapters import s3_uploads, sql_portfolios
@@ -27,6 +28,9 @@ from portfolios.domain.valuation import Position, ValuedHolding, value_holdings
 from portfolios.schemas import PortfolioPage, PortfolioPublic, UploadForm
 
 UPLOAD_FORM_TTL_S: Final = 600
+# A portfolio keeps at most this many upload grants (issued keys the worker will take a file at); issuing one more drops
+# the oldest, whose form then stores a file nobody ingests.
+MAX_LIVE_GRANTS: Final = 20
 
 
 @dataclass(frozen=True)
@@ -81,13 +85,15 @@ class PortfolioService:
     def delete(self, user_id: uuid.UUID, portfolio: Portfolio) -> int:
         """Delete the portfolio's objects (its files, and the prices its analyses stored), then its rows (holdings,
         uploads and analyses cascade), then any object that landed in between; return how many objects went."""
-        prefix = portfolio_prefix(user_id, portfolio.portfolio_id)
-        stored = analysis_store.portfolio_prefix(user_id, portfolio.portfolio_id)
+        portfolio_id = portfolio.portfolio_id
+        stored = analysis_store.portfolio_prefix(user_id, portfolio_id)
         bucket = self.settings.uploads_bucket
-        deleted = delete_prefix(self.s3, bucket, prefix) + analysis_store.delete_folder(self.s3, bucket, stored)
-        sql_portfolios.delete_portfolio(self.db, portfolio.portfolio_id)
+        deleted = delete_portfolio_files(self.s3, bucket, user_id, portfolio_id)
+        deleted += analysis_store.delete_folder(self.s3, bucket, stored)
+        sql_portfolios.delete_portfolio(self.db, portfolio_id)
         self.db.commit()
-        deleted += delete_prefix(self.s3, bucket, prefix) + analysis_store.delete_folder(self.s3, bucket, stored)
+        deleted += delete_portfolio_files(self.s3, bucket, user_id, portfolio_id)
+        deleted += analysis_store.delete_folder(self.s3, bucket, stored)
         logger.info("portfolio deleted", extra={"portfolio_id": str(portfolio.portfolio_id), "objects": deleted})
         metrics.add_metric(name="PortfolioDeleted", unit=MetricUnit.Count, value=1)
         return deleted
@@ -95,7 +101,7 @@ class PortfolioService:
     # ------------------------------------------------------------------ files
     def upload_form(self, user_id: uuid.UUID, portfolio: Portfolio) -> UploadForm:
         """A presigned POST for a new file of the portfolio (its own key: every upload is a new object)."""
-        key = str(new_upload_key(user_id, portfolio.portfolio_id))
+        key = self._grant(user_id, portfolio)
         form = s3_uploads.presigned_post(self.s3, self.settings.uploads_bucket, key, MAX_BYTES, UPLOAD_FORM_TTL_S)
         return UploadForm(url=form["url"], fields=form["fields"], expires_in=UPLOAD_FORM_TTL_S, max_bytes=MAX_BYTES)
 
@@ -105,11 +111,20 @@ class PortfolioService:
             raise UploadTooLargeError(f"the file is {len(body):,} bytes; the limit is {MAX_BYTES:,}")
         if not body.strip():
             raise ValidationFailedError([{"row": 1, "column": "*", "message": "the file is empty"}])
-        key = str(new_upload_key(user_id, portfolio.portfolio_id))
+        key = self._grant(user_id, portfolio)
         s3_uploads.put_csv(self.s3, self.settings.uploads_bucket, key, body)
         logger.info("portfolio file stored", extra={"portfolio_id": str(portfolio.portfolio_id), "bytes": len(body)})
         self.db.refresh(portfolio)  # the event may have been handled already (moto delivers it synchronously)
         return self.describe(portfolio)
+
+    def _grant(self, user_id: uuid.UUID, portfolio: Portfolio) -> str:
+        """A new upload key of the portfolio, recorded (committed) before any file can reach it: the worker takes a
+        file only at a key issued to its owner and portfolio, once, before the grant expires."""
+        key = str(new_upload_key(user_id, portfolio.portfolio_id))
+        ttl = timedelta(seconds=UPLOAD_FORM_TTL_S)
+        sql_portfolios.grant_upload(self.db, key, user_id, portfolio.portfolio_id, utcnow(), ttl, MAX_LIVE_GRANTS)
+        self.db.commit()
+        return key
 
     def stored_file(self, portfolio: Portfolio) -> StoredFile:
         """The file behind the current holdings, as it was uploaded (a valid file carries no formula)."""

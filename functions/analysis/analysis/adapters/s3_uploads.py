@@ -1,4 +1,5 @@
-"""S3 adapter of ingestion: read an uploaded object (never more than the cap), delete objects that are not kept.
+"""S3 adapter of ingestion: read an uploaded object (never more than the cap), keep a copy of an accepted one, delete
+objects that are not kept.
 
 A missing object (deleted with its portfolio) or one replaced since the event (another version, with its own event)
 is a normal outcome; any other S3 failure is transient (ObjectUnavailableError): the message is retried and, if it
@@ -57,6 +58,14 @@ def read_object(s3: Any, bucket: str, key: str, etag: str, max_bytes: int) -> Fe
     finally:
         stream.close()
     return Fetched(body, len(body)) if len(body) <= max_bytes else Fetched(None, len(body))
+
+
+def put_object(s3: Any, bucket: str, key: str, body: bytes) -> None:
+    """Store `body` (a file being kept) at `key`; a failure is transient (the upload is retried)."""
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/csv")
+    except (BotoCoreError, ClientError) as exc:
+        raise ObjectUnavailableError(f"S3 PutObject failed: {type(exc).__name__}") from exc
 
 
 def delete_object(s3: Any, bucket: str, key: str) -> None:

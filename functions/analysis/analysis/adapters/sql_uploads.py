@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from labfolio_common.db import queries
-from labfolio_common.db.models import Holding, Portfolio, Upload
+from labfolio_common.db.models import Holding, Portfolio, Upload, UploadGrant
 from labfolio_common.db.upsert import insert_ignore
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from analysis.domain.ingestion import Problem
+from analysis.domain.ingestion import Grant, Problem
 from analysis.domain.s3_events import ObjectCreated
 
 CLAIMABLE = ("received", "abandoned")
@@ -202,3 +202,13 @@ def last_errors(session: Session, portfolio_id: uuid.UUID) -> list[Problem] | No
 
 def processing_portfolios(session: Session) -> list[Portfolio]:
     return list(session.scalars(select(Portfolio).where(Portfolio.status == "processing").with_for_update()).all())
+
+
+def grant(session: Session, key: str) -> Grant | None:
+    """The grant of an issued key, row-locked until the transaction ends (two objects at one key race for it)."""
+    row = session.scalars(select(UploadGrant).where(UploadGrant.object_key == key).with_for_update()).first()
+    return None if row is None else Grant(row.user_id, row.portfolio_id, row.expires_at, row.used_etag)
+
+
+def use_grant(session: Session, key: str, etag: str) -> None:
+    session.execute(update(UploadGrant).where(UploadGrant.object_key == key).values(used_etag=etag))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from labfolio_common.portfolio_csv import MAX_BYTES, ParsedPortfolio
@@ -78,3 +79,32 @@ def status_after_failure(holdings_count: int) -> PortfolioStatus:
 def is_older(event_time: Any, holdings_uploaded_at: Any) -> bool:
     """True when the file reached S3 before the file behind the current holdings (a late, out-of-order event)."""
     return event_time is not None and holdings_uploaded_at is not None and event_time < holdings_uploaded_at
+
+
+# S3's event time and the function's clock may disagree by a little: a file this late after its form expired is taken.
+GRANT_GRACE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """An upload key the portfolios function issued (labfolio_common.db.models.UploadGrant)."""
+
+    user_id: Any
+    portfolio_id: Any
+    expires_at: datetime
+    used_etag: str | None
+
+
+def grant_refusal(grant: Grant | None, user_id: Any, portfolio_id: Any, etag: str, event_time: Any) -> str | None:
+    """Why an object at an issued key must not be ingested, or None: no grant (an unsigned PUT, a made-up key), a
+    grant of another owner or portfolio, a second object at a key already used (a form posted again), or an object
+    that arrived after its form expired."""
+    if grant is None:
+        return "no upload form or PUT issued this key"
+    if (grant.user_id, grant.portfolio_id) != (user_id, portfolio_id):
+        return "the key was issued to another portfolio"
+    if grant.used_etag is not None and grant.used_etag != etag:
+        return "a file was already uploaded at this key (an upload form is used once)"
+    if event_time is not None and event_time > grant.expires_at + GRANT_GRACE:
+        return "the upload form had expired"
+    return None

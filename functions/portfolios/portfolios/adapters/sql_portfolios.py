@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 
+from labfolio_common.db import queries
 from labfolio_common.db.models import Analysis, Holding, Portfolio, Price, Upload, UserPortfolio
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -100,3 +101,6 @@ def last_prices(db: Session, tickers: Sequence[str]) -> dict[str, tuple[date, fl
 def delete_portfolio(db: Session, portfolio_id: uuid.UUID) -> None:
     """The portfolio row; its holdings, upload rows and ownership row cascade."""
     db.execute(delete(Portfolio).where(Portfolio.portfolio_id == portfolio_id))
+
+
+grant_upload = queries.grant_upload  # record an issued upload key (labfolio_common.db.queries)

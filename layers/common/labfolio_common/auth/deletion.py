@@ -26,10 +26,10 @@ def user_prefix(user_id: uuid.UUID) -> str:
 
 
 def delete_user_objects(s3: Any, bucket: str, user_id: uuid.UUID) -> int:
-    """Delete every object under `uploads/{user_id}/` and `analyses/{user_id}/`; return how many. Never touches
-    another prefix."""
+    """Delete every object under `uploads/{user_id}/`, `files/{user_id}/` and `analyses/{user_id}/`; return how
+    many. Never touches another prefix."""
     deleted = analysis_store.delete_folder(s3, bucket, analysis_store.user_prefix(user_id))
-    return deleted + uploads.delete_prefix(s3, bucket, user_prefix(user_id))
+    return deleted + uploads.delete_user_files(s3, bucket, user_id)
 
 
 def delete_account_rows(db: Session, user_id: uuid.UUID) -> bool:

@@ -211,6 +211,27 @@ class Upload(Base):
     last_error: Mapped[str | None] = mapped_column(Text())  # the last transient failure (retried)
 
 
+class UploadGrant(Base):
+    """An upload key the portfolios function issued (a presigned POST, or a PUT it wrote itself): the worker ingests
+    an object only at a key issued to the owner and portfolio the key names, before the grant expired, and only the
+    first object at that key (`used_etag`); any other object is ignored and deleted. A portfolio's grants go with it,
+    and issuing one prunes its expired and surplus ones (at most MAX_LIVE_GRANTS per portfolio)."""
+
+    __tablename__ = "upload_grants"
+    __table_args__ = (Index("idx_upload_grants_portfolio_id", "portfolio_id", "issued_at"), {"schema": USER_SCHEMA})
+
+    object_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid(), ForeignKey(f"{USER_SCHEMA}.accounts.user_id", ondelete="CASCADE")
+    )
+    portfolio_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid(), ForeignKey(f"{USER_SCHEMA}.portfolios.portfolio_id", ondelete="CASCADE")
+    )
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_etag: Mapped[str | None] = mapped_column(String(128))  # the object that consumed it (None: not yet)
+
+
 # An analysis's life: queued (its job message is on the analysis queue) → running (claimed by a worker until
 # lease_until; a crashed worker's claim ends with its lease and the redelivered message runs it again) → ready (result)
 # or failed (error: a message for people). The sweep fails what stays queued or running after the queue's retries.

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from labfolio_common.db.models import Portfolio, UserPortfolio
+from labfolio_common.db.models import Portfolio, UploadGrant, UserPortfolio
 
 
 def owned_portfolio(
@@ -42,3 +42,24 @@ def new_portfolio(db: Session, user_id: uuid.UUID, name: str, now: datetime) -> 
     db.add(UserPortfolio(user_id=user_id, portfolio_id=portfolio.portfolio_id, created_at=now))
     db.flush()
     return portfolio
+
+
+def grant_upload(
+    db: Session, key: str, user_id: uuid.UUID, portfolio_id: uuid.UUID, now: datetime, ttl: timedelta, keep: int = 20
+) -> None:
+    """Record an issued upload key (the worker takes an object only at a granted key: analysis.ingestion); drop the
+    portfolio's expired grants and all but its `keep` newest."""
+    db.add(UploadGrant(object_key=key, user_id=user_id, portfolio_id=portfolio_id, issued_at=now, expires_at=now + ttl))
+    db.flush()
+    newest = (
+        select(UploadGrant.object_key)
+        .where(UploadGrant.portfolio_id == portfolio_id)
+        .order_by(UploadGrant.issued_at.desc(), UploadGrant.object_key)
+        .limit(keep)
+    )
+    db.execute(
+        delete(UploadGrant).where(
+            UploadGrant.portfolio_id == portfolio_id,
+            or_(UploadGrant.expires_at < now, UploadGrant.object_key.not_in(newest.scalar_subquery())),
+        )
+    )
