@@ -17,7 +17,7 @@ from typing import Any, Literal
 from labfolio_common.aws import client
 from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import Analysis, Portfolio, utcnow
-from labfolio_common.errors import ConflictError, LabfolioError, ValidationFailedError
+from labfolio_common.errors import ConflictError, LabfolioError, TooManyRequestsError, ValidationFailedError
 from labfolio_common.observability import MetricUnit, logger, metrics
 from labfolio_common.settings import Settings, get_settings
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from analysis.domain.params import AnalysisParams, check_window, make_params
 from analysis.domain.selection import DEFAULT_STYLE_FACTORS
 
 NOT_QUEUED = "the analysis could not be queued (the queue did not answer): run it again"
+RETRY_AFTER_S = 30  # a throttled request's Retry-After: about one analysis's run
 
 
 class PortfolioNotReadyError(ConflictError):
@@ -96,6 +97,15 @@ class AnalysesService:
         if portfolio.holdings_count <= 0:
             raise PortfolioNotReadyError("the portfolio has no holdings yet: upload its file first")
         params = checked_params(self.db, request)
+        active, cap = sql_analyses.active_of_account(self.db, user_id), self.settings.max_active_analyses
+        if active >= cap:
+            self.db.rollback()
+            metrics.add_metric(name="AnalysisThrottled", unit=MetricUnit.Count, value=1)
+            raise TooManyRequestsError(
+                f"{active} analyses of yours are queued or running (at most {cap} at once): ask again when one has "
+                "finished",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
         analysis = sql_analyses.create(
             self.db,
             portfolio_id=portfolio.portfolio_id,
@@ -154,6 +164,11 @@ def queue_default_analysis(database_url: str, portfolio_id: uuid.UUID, upload_id
         except AnalysisInputError as exc:
             params = {"factor_ids": list(DEFAULT_STYLE_FACTORS), "market_factor": None, "factor_mode": "spread"}
             error = exc.as_detail()
+        active, cap = sql_analyses.active_of_account(db, owner), get_settings().max_active_analyses
+        if error is None and active >= cap:
+            error = {
+                "message": f"not run: {active} analyses of yours were queued or running (at most {cap}): run it again"
+            }
         analysis = sql_analyses.create(
             db, portfolio_id=portfolio_id, user_id=owner, params=params, trigger="upload", now=now, upload_id=upload_id
         )

@@ -44,7 +44,7 @@ from labfolio_common.market.yahoo import is_transient
 from labfolio_common.observability import MetricUnit, logger, metrics
 from labfolio_common.settings import Settings, get_settings
 
-from analysis import service
+from analysis import history, service
 from analysis.adapters import s3_analyses, sql_analyses, sql_inputs
 from analysis.adapters.market_prices import MarketDataUnavailableError
 from analysis.domain.errors import AnalysisInputError
@@ -73,10 +73,11 @@ class Ports:
     s3: Any
     bucket: str
     backfill: Callable[[Iterable[str]], Outcome] = field(default=service.backfill_prices)
+    history: int = 20  # the analyses a portfolio keeps (settings.analysis_history)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Ports:
-        return cls(settings.database_url, client("s3"), settings.uploads_bucket)
+        return cls(settings.database_url, client("s3"), settings.uploads_bucket, history=settings.analysis_history)
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,7 @@ def _store(
         if not sql_analyses.holds(session, claim):
             return _claim_lost(session, ports, claim, key, log)
         sql_analyses.finish(session, claim, utcnow(), status="ready", result=result, inputs=inputs, error=None)
+    history.prune(ports.database_url, ports.s3, ports.bucket, claim.portfolio_id, ports.history)
     seconds = time.perf_counter() - started
     window = result.get("window", {})
     logger.info(
@@ -334,6 +336,7 @@ def _fail(ports: Ports, claim: sql_analyses.Claim, error: dict[str, Any], log: d
             logger.warning("claim lost to another worker: failure dropped", extra=log)
             return "duplicate"
         sql_analyses.finish(session, claim, utcnow(), status="failed", error=error, result=None, inputs=None)
+    history.prune(ports.database_url, ports.s3, ports.bucket, claim.portfolio_id, ports.history)
     logger.info("analysis failed", extra={**log, "reason": error.get("message", "")[:300]})
     metrics.add_metric(name="AnalysisFailed", unit=MetricUnit.Count, value=1)
     return "failed"

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         default="yfinance", validation_alias=AliasChoices("MARKET_DATA_PROVIDER", "LABFOLIO_MARKET_DATA")
     )
     market_history_years: int = Field(default=10, ge=1, le=30)
+    # One account's share of the analysis queue: at most this many of its analyses queued or running at once (a
+    # request beyond it is a 429); so another account's job waits behind at most this many of its (DESIGN.md §6).
+    max_active_analyses: int = Field(default=10, ge=1, le=1000)
+    # The analyses a portfolio keeps: the newest, finished ones beyond this many are deleted (the latest ready one
+    # never is), with the prices they stored.
+    analysis_history: int = Field(default=20, ge=1, le=1000)
 
     # Auth (labfolio_common.auth). The JWT signing key is a Secrets Manager secret (template: JwtSigningKeySecret;
     # the local stack creates it in moto); JWT_SIGNING_KEY gives the key itself, for tests and benchmarks only.

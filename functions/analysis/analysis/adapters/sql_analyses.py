@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from labfolio_common.db.models import Analysis, UserPortfolio
-from sqlalchemy import and_, func, or_, select, update
+from labfolio_common.db.models import Account, Analysis, UserPortfolio
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, defer
 
 from analysis.domain.pages import Cursor
@@ -205,3 +205,33 @@ def abandon(session: Session, analysis_id: uuid.UUID, before: datetime, now: dat
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     return bool(done)
+
+
+def active_of_account(session: Session, user_id: uuid.UUID) -> int:
+    """How many of the account's analyses are queued or running, its account row locked until the transaction ends
+    (two requests at once are counted one after the other)."""
+    session.execute(select(Account.user_id).where(Account.user_id == user_id).with_for_update())
+    query = (
+        select(func.count()).select_from(Analysis).where(Analysis.user_id == user_id, Analysis.status.in_(IN_FLIGHT))
+    )
+    return int(session.scalar(query) or 0)
+
+
+def beyond_history(session: Session, portfolio_id: uuid.UUID, keep: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(analysis, owner) of the portfolio's finished analyses older than its `keep` newest, but never its latest ready
+    one (and never one queued or running)."""
+    rows = session.execute(
+        select(Analysis.analysis_id, Analysis.user_id, Analysis.status)
+        .where(Analysis.portfolio_id == portfolio_id)
+        .order_by(Analysis.created_at.desc(), Analysis.analysis_id.desc())
+    ).all()
+    latest_ready = next((row.analysis_id for row in rows if row.status == "ready"), None)
+    return [
+        (row.analysis_id, row.user_id)
+        for row in rows[keep:]
+        if row.status not in IN_FLIGHT and row.analysis_id != latest_ready
+    ]
+
+
+def delete_analyses(session: Session, analysis_ids: list[uuid.UUID]) -> None:
+    session.execute(delete(Analysis).where(Analysis.analysis_id.in_(analysis_ids)))
