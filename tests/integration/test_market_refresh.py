@@ -87,6 +87,24 @@ def factors(database_url: str) -> list[str]:
     return FACTORS
 
 
+def hold(database_url: str, *tickers: str) -> None:
+    """A portfolio that holds `tickers` (the daily refresh keeps only held tickers and the factors' fresh)."""
+    from labfolio_common.db.models import Holding
+
+    from tests.fixtures.pipeline import make_portfolio
+
+    _, portfolio_id = make_portfolio(database_url)
+    with session_scope(database_url) as session:
+        session.add_all(
+            Holding(portfolio_id=portfolio_id, ticker=t, quantity=1.0, position=i) for i, t in enumerate(tickers)
+        )
+
+
+def cached_tickers(database_url: str) -> set[str]:
+    with session_scope(database_url) as session:
+        return set(session.scalars(select(PriceTicker.ticker)))
+
+
 def stored_returns(database_url: str, factor_id: str) -> dict[date, Decimal]:
     with session_scope(database_url) as session:
         rows = session.execute(
@@ -245,26 +263,27 @@ def test_ensure_prices_backfills_new_tickers_and_the_daily_refresh_keeps_them_fr
     # when the worker meets two new tickers and an unknown one
     outcome = ensure_prices(database_url, provider, ["aapl", "MSFT", "ZZZZ"], history_years=10)
     again = ensure_prices(database_url, provider, ["AAPL"])
-    # then the known ones are cached in full precision, the unknown one is recorded as failed
+    # then the known ones are cached in full precision; the unknown one failed and left nothing in the cache's list
     assert outcome.updated == {"AAPL": 295, "MSFT": 295}
     assert outcome.failed == {"ZZZZ": "no data"}
     assert (again.updated, again.failed) == ({}, {})
     with session_scope(database_url) as session:
         cached = store.read_prices(session, ["AAPL"], START, days[-1])["AAPL"]
-        failure = session.get_one(PriceTicker, "ZZZZ").last_error
     assert cached.closes[10] == provider.prices["AAPL"][days[10]]
-    assert failure == "no data"
-    # and the daily refresh brings them up to date with the factors
+    assert cached_tickers(database_url) == {"AAPL", "MSFT"}
+    # and the daily refresh brings the held ones up to date with the factors
+    hold(database_url, "AAPL", "MSFT")
     provider._as_of = days[-1]
     summary = refresh(database_url, provider, [])
     assert summary.prices.updated == {"AAPL": 5, "MSFT": 5}
-    assert summary.prices.failed == {"ZZZZ": "no data"}
+    assert summary.prices.failed == {}
 
 
 def test_a_re_adjusted_history_is_rescaled_in_the_cache(database_url: str, factors: list[str]) -> None:
     days = business_days(START, 100)
     provider = FakeMarketData({"KO": {d: 50.0 + i for i, d in enumerate(days)}}, as_of=days[-3])
     ensure_prices(database_url, provider, ["KO"])
+    hold(database_url, "KO")
     # when a dividend goes ex on the last day: the source scales every earlier close by 0.98
     provider.prices["KO"] = {d: (50.0 + i) * (0.98 if d < days[-1] else 1.0) for i, d in enumerate(days)}
     provider._as_of = days[-1]
@@ -298,3 +317,75 @@ def test_price_rows_count(database_url: str, factors: list[str]) -> None:
     ensure_prices(database_url, FakeMarketData(synthetic(["X"], days), as_of=days[-1]), ["X"])
     with session_scope(database_url) as session:
         assert session.scalar(select(func.count()).select_from(Price)) == 20
+
+
+# The red-team round: one upload of AAPL, MSFT and 4,998 made-up tickers took the price cache's list from 18 to 5,016
+# rows for good, and the daily refresh fetched them all with the factors in one batch (in AWS, past its timeout).
+
+
+def test_made_up_tickers_leave_nothing_and_the_refresh_fetches_held_tickers_in_chunks_after_the_factors(
+    database_url: str, factors: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labfolio_common.market import refresh as refresh_module
+
+    days = business_days(START, 60)
+    real = [f"R{i:03d}" for i in range(7)]
+    provider = FakeMarketData(synthetic([*factors, *real, "GONE"], days), as_of=days[-2])
+    made_up = [f"Z{i:04d}" for i in range(500)]
+    outcome = ensure_prices(database_url, provider, [*real, "GONE", *made_up])
+    assert set(outcome.failed) == set(made_up) and len(outcome.updated) == 8
+    assert cached_tickers(database_url) == {*real, "GONE"}  # made-up tickers leave no row behind
+    hold(database_url, *real)  # GONE is held by nobody any more
+    monkeypatch.setattr(refresh_module, "TICKER_CHUNK", 3)
+    provider.fetches.clear()
+    provider._as_of = days[-1]
+    summary = refresh(database_url, provider, factors)
+    # the factors first and on their own, then the held tickers three at a time; GONE is not fetched
+    assert [sorted(f) for f in provider.fetches] == [sorted(factors), real[0:3], real[3:6], real[6:7]]
+    assert set(summary.factors.updated) == set(factors) and set(summary.prices.updated) == set(real)
+
+
+def test_a_failing_chunk_never_holds_back_the_factors_or_the_other_chunks(
+    database_url: str, factors: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labfolio_common.market import refresh as refresh_module
+
+    days = business_days(START, 60)
+    real = [f"R{i:03d}" for i in range(4)]
+    provider = FakeMarketData(synthetic([*factors, *real], days), as_of=days[-2])
+    ensure_prices(database_url, provider, real)
+    hold(database_url, *real)
+    monkeypatch.setattr(refresh_module, "TICKER_CHUNK", 2)
+    fetch = provider.fetch
+
+    def flaky(starts: Mapping[str, date], end: date) -> FetchResult:
+        if "R000" in starts:
+            raise TimeoutError("the source hung")
+        return fetch(starts, end)
+
+    provider.fetch = flaky  # type: ignore[method-assign]
+    provider._as_of = days[-1]
+    summary = refresh(database_url, provider, factors)
+    assert set(summary.factors.updated) == set(factors) and not summary.factors.failed
+    assert summary.prices.updated == {"R002": 1, "R003": 1}
+    assert summary.prices.failed == dict.fromkeys(["R000", "R001"], "the market data source failed: TimeoutError")
+
+
+def test_a_ticker_failing_for_a_month_is_given_up(database_url: str, factors: list[str]) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    days = business_days(START, 60)
+    provider = FakeMarketData(synthetic(["KO", "DEAD"], days), as_of=days[-2])
+    ensure_prices(database_url, provider, ["KO", "DEAD"])
+    hold(database_url, "KO", "DEAD")
+    with session_scope(database_url) as session:  # DEAD last succeeded 31 days ago and failed since
+        stale = datetime.now(UTC) - timedelta(days=31)
+        session.execute(
+            update(PriceTicker).where(PriceTicker.ticker == "DEAD").values(last_updated=stale, last_error="no data")
+        )
+    provider.fetches.clear()
+    summary = refresh(database_url, provider, [])
+    assert provider.fetches == [{"KO": provider.fetches[0]["KO"]}]  # DEAD is not asked for
+    assert summary.prices.skipped == ["DEAD"]

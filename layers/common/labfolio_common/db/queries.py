@@ -60,6 +60,7 @@ def grant_upload(
     db.execute(
         delete(UploadGrant).where(
             UploadGrant.portfolio_id == portfolio_id,
+            UploadGrant.object_key != key,
             or_(UploadGrant.expires_at < now, UploadGrant.object_key.not_in(newest.scalar_subquery())),
         )
     )

@@ -1,19 +1,24 @@
 """Market-data use cases shared by factor_update (the daily refresh) and the analysis worker (on-demand backfill).
 
-- `refresh(...)`: every factor of the catalogue and every ticker of the price cache, incrementally: one batched
-  fetch from each one's last stored date minus an overlap (revised values are caught) to the provider's latest date,
-  or its whole history window (default 10 years back from that date) when nothing is stored yet or the stored data
-  came from another provider. Each factor and each ticker is written in its own transaction: a crash leaves each one
-  either fully updated or untouched, and a source failure keeps the old data and is reported, never raised.
-- `ensure_prices(...)`: register tickers in the price cache and backfill those without prices (the worker, for a
-  newly uploaded ticker), through the same fetch and write code.
+- `refresh(...)`: every factor of the catalogue, then the price cache's tickers that a portfolio holds now or that
+  are factors' ETFs (a ticker nobody holds any more is not fetched), incrementally: from each one's last stored date
+  minus an overlap (revised values are caught) to the provider's latest date, or its whole history window (default
+  10 years back from that date) when nothing is stored yet or the stored data came from another provider. The
+  factors are fetched first, on their own; the tickers after, in chunks of at most TICKER_CHUNK, so neither a slow
+  nor a failing chunk holds the factors or the other chunks back. A ticker that has failed for GIVE_UP_DAYS since
+  its last success is given up (reported as skipped) until someone's analysis backfills it again. Each factor and
+  each ticker is written in its own transaction: a crash leaves each one either fully updated or untouched, and a
+  source failure keeps the old data and is reported, never raised.
+- `ensure_prices(...)`: backfill the tickers that have no prices yet (the worker, for a newly uploaded ticker),
+  through the same fetch and write code. A ticker enters the price cache's list only with its first prices: a
+  made-up ticker is reported as failed and leaves nothing behind for the daily refresh.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from labfolio_common.db.engine import session_scope
@@ -22,6 +27,8 @@ from labfolio_common.market.returns import history_start, incremental_start, rou
 from labfolio_common.market.store import (
     StoredState,
     factor_states,
+    failing_since,
+    held_tickers,
     record_ticker_failure,
     register_tickers,
     ticker_states,
@@ -32,6 +39,8 @@ from labfolio_common.observability import logger
 
 DEFAULT_HISTORY_YEARS = 10
 DEFAULT_OVERLAP_DAYS = 7
+TICKER_CHUNK = 100  # tickers per fetch in the daily refresh (yfinance allows ~10 s + 0.25 s a ticker per call)
+GIVE_UP_DAYS = 30  # a ticker failing this long since its last success is no longer refreshed
 
 
 @dataclass
@@ -73,24 +82,45 @@ def refresh(
     history_years: int = DEFAULT_HISTORY_YEARS,
     overlap_days: int = DEFAULT_OVERLAP_DAYS,
 ) -> RefreshSummary:
-    """Bring the factors' returns and the price cache up to the provider's latest date (one fetch for all)."""
+    """Bring the factors' returns, then the held tickers' prices, up to the provider's latest date."""
     as_of = provider.as_of()
     backfill_from = history_start(as_of, history_years)
     with session_scope(database_url) as session:
-        stored_factors, stored_tickers = factor_states(session), ticker_states(session)
+        stored_factors = factor_states(session)
+        wanted = held_tickers(session) | set(factor_ids)
+        stored_tickers = ticker_states(session, wanted)
+        given_up = failing_since(session, _now() - timedelta(days=GIVE_UP_DAYS))
     factors, prices = Outcome(), Outcome()
     factor_starts = _starts(factor_ids, stored_factors, provider, backfill_from, overlap_days, factors)
-    ticker_starts = _starts(sorted(stored_tickers), stored_tickers, provider, backfill_from, overlap_days, prices)
-    merged = {**ticker_starts, **{t: min(s, ticker_starts.get(t, s)) for t, s in factor_starts.items()}}
-    fetched = provider.fetch(merged, as_of) if merged else None
+    fetched = _fetch(provider, factor_starts, as_of)
     for factor_id, start in factor_starts.items():
         _write_factor(database_url, provider, factor_id, _cut(fetched, factor_id, start, as_of), factors)
-    for ticker, start in ticker_starts.items():
-        _write_ticker(database_url, provider, ticker, _cut(fetched, ticker, start, as_of), prices)
+    refreshed = sorted(t for t in stored_tickers if t not in given_up)
+    prices.skipped.extend(sorted(set(stored_tickers) & given_up))
+    ticker_starts = _starts(refreshed, stored_tickers, provider, backfill_from, overlap_days, prices)
+    chunks = list(ticker_starts.items())
+    for first in range(0, len(chunks), TICKER_CHUNK):
+        chunk = dict(chunks[first : first + TICKER_CHUNK])
+        fetched = _fetch(provider, chunk, as_of)
+        for ticker, start in chunk.items():
+            _write_ticker(database_url, provider, ticker, _cut(fetched, ticker, start, as_of), prices)
     for ticker in prices.skipped:
-        with session_scope(database_url) as session:
-            record_ticker_failure(session, ticker, f"not available from the {provider.name} market data")
+        if ticker not in given_up:
+            with session_scope(database_url) as session:
+                record_ticker_failure(session, ticker, f"not available from the {provider.name} market data")
     return RefreshSummary(provider.name, provider.demo, as_of, factors, prices)
+
+
+def _fetch(provider: MarketData, starts: Mapping[str, date], as_of: date) -> Any:
+    """One fetch, or why it failed: a source that raises fails every id it was asked for (each reported), never the
+    rest of the run."""
+    if not starts:
+        return None
+    try:
+        return provider.fetch(starts, as_of)
+    except Exception as exc:
+        logger.warning("market data fetch failed", extra={"ids": len(starts), "error": type(exc).__name__})
+        return f"the market data source failed: {type(exc).__name__}"
 
 
 def ensure_prices(
@@ -106,9 +136,9 @@ def ensure_prices(
     already cached are in neither (the daily refresh keeps them fresh)."""
     wanted = sorted({t.strip().upper() for t in tickers if t.strip()})
     with session_scope(database_url) as session:
-        register_tickers(session, wanted)
         stored = ticker_states(session, wanted)
-    missing = [t for t in wanted if stored[t].last_date is None or stored[t].data_source != provider.name]
+    none = StoredState(None, None)
+    missing = [t for t in wanted if stored.get(t, none).last_date is None or stored[t].data_source != provider.name]
     outcome = Outcome()
     if not missing:
         return outcome
@@ -148,6 +178,8 @@ def _starts(
 
 def _cut(fetched: Any, ident: str, start: date, end: date) -> PriceSeries | str:
     """The fetched prices of `ident` from its own start, or the reason it has none."""
+    if isinstance(fetched, str):  # the whole fetch failed
+        return fetched
     if fetched is None or ident in fetched.failed:
         return fetched.failed[ident] if fetched is not None else "not fetched"
     series: PriceSeries | None = fetched.prices.get(ident)
@@ -178,6 +210,7 @@ def _write_ticker(
             record_ticker_failure(session, ticker, prices)
             logger.warning("price update failed", extra={"ticker": ticker, "reason": prices})
             return
+        register_tickers(session, [ticker])  # a ticker enters the cache's list with its first prices only
         outcome.updated[ticker] = write_prices(session, prices, provider.name, _now())
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from labfolio_common.db.models import Factor, FactorReturn, Price, PriceTicker
+from labfolio_common.db.models import Factor, FactorReturn, Holding, Price, PriceTicker
 from labfolio_common.db.upsert import insert_ignore, upsert
 from labfolio_common.market import PriceSeries
 
@@ -148,3 +148,15 @@ def default_market_factor(session: Session, start: date, end: date) -> str | Non
 def _preference(factor_id: str) -> int:
     order = MARKET_FACTOR_PREFERENCE
     return order.index(factor_id) if factor_id in order else len(order)
+
+
+def held_tickers(session: Session) -> set[str]:
+    """The tickers some portfolio holds now."""
+    return set(session.scalars(select(Holding.ticker).distinct()))
+
+
+def failing_since(session: Session, before: datetime) -> set[str]:
+    """Cached tickers whose last refresh failed and whose last success (or registration) was before `before`."""
+    since = func.coalesce(PriceTicker.last_updated, PriceTicker.added_at)
+    query = select(PriceTicker.ticker).where(PriceTicker.last_error.is_not(None), since < before)
+    return set(session.scalars(query))
