@@ -164,7 +164,7 @@ def _process(obj: ObjectCreated, claim: sql_uploads.Claim, key: UploadKey, ports
         logger.warning("uploaded object no longer as the event saw it", extra={**log, "outcome": status})
         metrics.add_metric(name="UploadObjectMissing", unit=MetricUnit.Count, value=1)
         return status
-    verdict = _judge(fetched, ports)
+    verdict = _judge(fetched, ports, key.user_id)
     kept = None
     if verdict.valid and fetched.body is not None:  # copied first: the holdings never point at a file not there
         kept = kept_file_key(key)
@@ -185,7 +185,7 @@ def _settle_if_idle(session: Any, key: UploadKey, fetched: str) -> None:
     sql_uploads.set_status(session, portfolio, after, utcnow(), **problems)
 
 
-def _judge(fetched: s3_uploads.Fetched, ports: Ports) -> Verdict:
+def _judge(fetched: s3_uploads.Fetched, ports: Ports, account: uuid.UUID) -> Verdict:
     if fetched.body is None:
         return Verdict(errors=too_large(fetched.size, ports.max_bytes) or [])
     try:
@@ -193,7 +193,7 @@ def _judge(fetched: s3_uploads.Fetched, ports: Ports) -> Verdict:
     except PortfolioCsvError as exc:
         return Verdict(errors=list(exc.detail))
     tickers = [h.ticker for h in parsed.holdings]
-    backfill = service.backfill_prices(tickers)
+    backfill = service.backfill_prices(tickers, account)
     with session_scope(ports.database_url) as session:
         priced = priced_tickers(session, tickers)
     check_source(tickers, priced, backfill.failed)

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # One account's share of the analysis queue: at most this many of its analyses queued or running at once (a
     # request beyond it is a 429); so another account's job waits behind at most this many of its (DESIGN.md §6).
     max_active_analyses: int = Field(default=10, ge=1, le=1000)
+    # New tickers (not yet in the shared price cache) one account's uploads may bring in per day; beyond it they are
+    # warnings, unpriced, so no account fills the cache's list or the daily refresh.
+    max_new_tickers_per_day: int = Field(default=500, ge=1, le=100_000)
     # The analyses a portfolio keeps: the newest, finished ones beyond this many are deleted (the latest ready one
     # never is), with the prices they stored.
     analysis_history: int = Field(default=20, ge=1, le=1000)

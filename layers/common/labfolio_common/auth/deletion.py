@@ -11,12 +11,12 @@ from __future__ import annotations
 import uuid
 from typing import Any, Final
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from labfolio_common import analysis_store, uploads
 from labfolio_common.db.engine import session_scope
-from labfolio_common.db.models import Account, Portfolio, Upload, UserPortfolio
+from labfolio_common.db.models import Account, Portfolio, PriceTicker, Upload, UserPortfolio
 
 UPLOADS_PREFIX: Final = "uploads/"
 
@@ -41,6 +41,8 @@ def delete_account_rows(db: Session, user_id: uuid.UUID) -> bool:
     db.execute(delete(Upload).where(Upload.object_key.startswith(user_prefix(user_id), autoescape=True)))
     owned = select(UserPortfolio.portfolio_id).where(UserPortfolio.user_id == user_id).scalar_subquery()
     db.execute(delete(Portfolio).where(Portfolio.portfolio_id.in_(owned)))
+    # the shared price cache keeps the tickers, not who brought them in
+    db.execute(update(PriceTicker).where(PriceTicker.added_by == user_id).values(added_by=None))
     found = db.execute(delete(Account).where(Account.user_id == user_id)).rowcount  # type: ignore[attr-defined]
     return bool(found)
 

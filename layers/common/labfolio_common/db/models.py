@@ -364,13 +364,15 @@ class PriceTicker(Base):
     """A ticker whose daily prices factor_update keeps fresh (registered when a portfolio first needs it)."""
 
     __tablename__ = "price_tickers"
-    __table_args__ = ({"schema": FACTOR_SCHEMA},)
+    __table_args__ = (Index("idx_price_tickers_added_by", "added_by", "added_at"), {"schema": FACTOR_SCHEMA})
 
     ticker: Mapped[str] = mapped_column(String(50), primary_key=True)
     data_source: Mapped[str | None] = mapped_column(String(20))  # provider of the cached prices; "offline" = demo
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, server_default=NOW)
     last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime())  # last successful refresh
     last_error: Mapped[str | None] = mapped_column(Text())  # why the last refresh failed; None after a success
+    # the account whose upload brought it in (None: a factor's ETF, or the account is gone), for its daily cap
+    added_by: Mapped[uuid.UUID | None] = mapped_column(Uuid())
 
 
 class Price(Base):

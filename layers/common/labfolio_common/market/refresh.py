@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +27,7 @@ from labfolio_common.market import MarketData, PriceSeries
 from labfolio_common.market.returns import history_start, incremental_start, rounded, simple_returns
 from labfolio_common.market.store import (
     StoredState,
+    added_since,
     factor_states,
     failing_since,
     held_tickers,
@@ -129,6 +131,8 @@ def ensure_prices(
     tickers: Iterable[str],
     *,
     history_years: int = DEFAULT_HISTORY_YEARS,
+    added_by: uuid.UUID | None = None,
+    daily_cap: int | None = None,
 ) -> Outcome:
     """Register `tickers` in the price cache and backfill those with no prices from this provider yet.
 
@@ -140,19 +144,42 @@ def ensure_prices(
     none = StoredState(None, None)
     missing = [t for t in wanted if stored.get(t, none).last_date is None or stored[t].data_source != provider.name]
     outcome = Outcome()
+    if added_by is not None and daily_cap is not None:
+        missing = _within_cap(database_url, missing, stored, added_by, daily_cap, outcome)
     if not missing:
         return outcome
     as_of = provider.as_of()
     starts = _starts(missing, {}, provider, history_start(as_of, history_years), 0, outcome)
     fetched = provider.fetch(starts, as_of) if starts else None
     for ticker, start in starts.items():
-        _write_ticker(database_url, provider, ticker, _cut(fetched, ticker, start, as_of), outcome)
+        _write_ticker(database_url, provider, ticker, _cut(fetched, ticker, start, as_of), outcome, added_by)
     for ticker in outcome.skipped:
         outcome.failed[ticker] = f"not available from the {provider.name} market data"
         with session_scope(database_url) as session:
             record_ticker_failure(session, ticker, outcome.failed[ticker])
     outcome.skipped.clear()
     return outcome
+
+
+def _within_cap(
+    database_url: str,
+    missing: list[str],
+    stored: Mapping[str, StoredState],
+    account: uuid.UUID,
+    cap: int,
+    outcome: Outcome,
+) -> list[str]:
+    """The missing tickers `account` may still bring in today (tickers the cache lists already are not new); the
+    others fail, saying why: no account fills the shared cache's list, nor the daily refresh."""
+    with session_scope(database_url) as session:
+        left = max(0, cap - added_since(session, account, _now() - timedelta(days=1)))
+    new = [t for t in missing if t not in stored]
+    refused = set(new[left:])
+    for ticker in new[left:]:
+        outcome.failed[ticker] = (
+            f"not priced: this account brought {cap} new tickers in within a day (the most allowed)"
+        )
+    return [t for t in missing if t not in refused]
 
 
 def _starts(
@@ -202,7 +229,12 @@ def _write_factor(
 
 
 def _write_ticker(
-    database_url: str, provider: MarketData, ticker: str, prices: PriceSeries | str, outcome: Outcome
+    database_url: str,
+    provider: MarketData,
+    ticker: str,
+    prices: PriceSeries | str,
+    outcome: Outcome,
+    added_by: uuid.UUID | None = None,
 ) -> None:
     with session_scope(database_url) as session:  # one transaction per ticker
         if isinstance(prices, str):
@@ -210,7 +242,7 @@ def _write_ticker(
             record_ticker_failure(session, ticker, prices)
             logger.warning("price update failed", extra={"ticker": ticker, "reason": prices})
             return
-        register_tickers(session, [ticker])  # a ticker enters the cache's list with its first prices only
+        register_tickers(session, [ticker], added_by)  # a ticker enters the cache's list with its first prices only
         outcome.updated[ticker] = write_prices(session, prices, provider.name, _now())
 
 

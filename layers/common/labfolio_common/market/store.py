@@ -6,6 +6,7 @@ the caller's transaction, so a factor or a ticker is written whole or not at all
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -63,9 +64,10 @@ def ticker_states(session: Session, tickers: Iterable[str] | None = None) -> dic
     return {ticker: StoredState(last, source) for ticker, source, last in session.execute(query)}
 
 
-def register_tickers(session: Session, tickers: Iterable[str]) -> int:
-    """Add tickers to the price cache's list (the daily refresh keeps them fresh); returns how many were new."""
-    rows = [{"ticker": ticker} for ticker in sorted(set(tickers))]
+def register_tickers(session: Session, tickers: Iterable[str], added_by: uuid.UUID | None = None) -> int:
+    """Add tickers to the price cache's list (the daily refresh keeps them fresh), tagged with the account that
+    brought them in; returns how many were new."""
+    rows = [{"ticker": ticker, "added_by": added_by} for ticker in sorted(set(tickers))]
     return insert_ignore(session, PriceTicker, rows, ["ticker"])
 
 
@@ -160,3 +162,13 @@ def failing_since(session: Session, before: datetime) -> set[str]:
     since = func.coalesce(PriceTicker.last_updated, PriceTicker.added_at)
     query = select(PriceTicker.ticker).where(PriceTicker.last_error.is_not(None), since < before)
     return set(session.scalars(query))
+
+
+def added_since(session: Session, account: uuid.UUID, since: datetime) -> int:
+    """How many tickers `account` brought into the price cache since `since`."""
+    query = (
+        select(func.count())
+        .select_from(PriceTicker)
+        .where(PriceTicker.added_by == account, PriceTicker.added_at >= since)
+    )
+    return int(session.scalar(query) or 0)
