@@ -29,6 +29,7 @@ from analysis.domain.diagnostics import CONSTANT_STD, FactorDiagnostics, check_f
 from analysis.domain.errors import AnalysisInputError
 from analysis.domain.frames import FloatArray, align
 from analysis.domain.inputs import AnalysisInputs
+from analysis.domain.peer_stats import peer_statistics
 from analysis.domain.portfolio import Book, book, merge_holdings
 from analysis.domain.regression import Regression, market_hedge, portfolio_section, regress
 from analysis.domain.risk import YEAR, RiskDecomposition, decompose, factor_hedges, net_trades
@@ -148,7 +149,8 @@ def _series_sections(
             sample.dates, ids, attribution(portfolio, sample.factors, reg.coef[1:], float(reg.coef[0]), reg.resid)
         ),
         "rolling_betas": report.rolling_section(sample.dates, ids, rolling, ROLLING_WINDOW),
-        "performance": report.performance_section(perf, inputs.risk_free_rate),
+        "performance": report.performance_section(perf, inputs.risk_free_rate)
+        | report.nums_of(peer_statistics(sample.dates, portfolio)),
         "risk_premia": {
             f: {
                 "mean_annual": report.num(premia["mean_annual"][k]),

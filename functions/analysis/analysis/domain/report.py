@@ -25,6 +25,11 @@ def num(value: float) -> Number:
     return value if math.isfinite(value) else None
 
 
+def nums_of(values: dict[str, Any]) -> dict[str, Any]:
+    """Floats of a flat section made JSON-safe (a non-finite one is null); other values as they are."""
+    return {k: num(v) if isinstance(v, float) else v for k, v in values.items()}
+
+
 def nums(values: FloatArray) -> list[Number]:
     out: list[float] = values.tolist()
     if np.isfinite(values).all():
