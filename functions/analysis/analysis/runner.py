@@ -16,8 +16,9 @@
 
 Failures of the database, S3, the network or the market-data source are transient (`is_passing_fault`): the claim is
 given back (queued) and the error raised, so SQS retries the message and, after maxReceiveCount, dead-letters it;
-`sweep_analyses` (the worker's scheduled run) then fails what stayed in flight. A worker killed mid-run leaves `running`
-with a lease: the retried message claims it again once the lease is over, and the sweep settles it if no retry comes.
+`analysis.sweep.sweep_analyses` (the worker's scheduled run) then fails what stayed in flight. A worker killed mid-run
+leaves `running` with a lease: the retried message claims it again once the lease is over, and the sweep settles it if
+no retry comes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from labfolio_common import analysis_store
@@ -354,29 +355,3 @@ def _release(database_url: str, claim: sql_analyses.Claim, exc: Exception) -> No
             sql_analyses.release(session, claim, reason, utcnow())
     except Exception as release_error:
         logger.warning("claim not released", extra={"error": type(release_error).__name__})
-
-
-# ------------------------------------------------------------------ the sweep
-
-
-def sweep_analyses(database_url: str, stale_after: timedelta, now: datetime | None = None) -> dict[str, Any]:
-    """Fail analyses in flight (queued or running) for longer than the queue's retry window, unleased."""
-    now = now or utcnow()
-    before = now - stale_after
-    with session_scope(database_url) as session:
-        stale = sql_analyses.stale(session, before, now)
-    failed = 0
-    for row in stale:
-        with session_scope(database_url) as session:
-            failed += sql_analyses.abandon(session, row.analysis_id, before, now, _abandoned(row))
-    if failed:
-        logger.warning("sweep failed analyses left in flight", extra={"analyses": failed})
-        metrics.add_metric(name="AnalysisFailed", unit=MetricUnit.Count, value=failed)
-    return {"failed_analyses": failed}
-
-
-def _abandoned(row: Any) -> dict[str, Any]:
-    if not row.attempts:
-        return {"message": "the analysis was never started (its job was lost): run it again"}
-    reason = row.last_error or "the worker stopped before it finished"
-    return {"message": f"the analysis could not be completed after {row.attempts} attempt(s) ({reason}): run it again"}

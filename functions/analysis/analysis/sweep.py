@@ -6,7 +6,8 @@ stays there for an operator to inspect and redrive. The uploads it left in fligh
 `processing` for ever, so the sweep marks each upload untouched for longer than the queue's retry window
 (visibility timeout x maxReceiveCount + one invocation) and no longer leased as `abandoned` with the reason, and
 its portfolio as it would be after an invalid file: `failed` with that reason when it has no holdings, back to
-`ready` when it has. A redriven message may still claim an abandoned upload and process it.
+`ready` when it has. A redriven message may still claim an abandoned upload and process it. Analyses left queued or
+running as long fail, saying why (`sweep_analyses`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from labfolio_common.db.engine import session_scope
 from labfolio_common.db.models import utcnow
 from labfolio_common.observability import MetricUnit, logger, metrics
 
-from analysis.adapters import sql_uploads
+from analysis.adapters import sql_analyses, sql_uploads
 from analysis.domain.ingestion import not_processed, status_after_failure
 
 
@@ -61,3 +62,26 @@ def _settle_portfolios(database_url: str, now: datetime) -> int:
             sql_uploads.set_status(session, portfolio, after, now, **problems)
             settled += 1
     return settled
+
+
+def sweep_analyses(database_url: str, stale_after: timedelta, now: datetime | None = None) -> dict[str, Any]:
+    """Fail analyses in flight (queued or running) for longer than the queue's retry window, unleased."""
+    now = now or utcnow()
+    before = now - stale_after
+    with session_scope(database_url) as session:
+        stale = sql_analyses.stale(session, before, now)
+    failed = 0
+    for row in stale:
+        with session_scope(database_url) as session:
+            failed += sql_analyses.abandon(session, row.analysis_id, before, now, _abandoned(row))
+    if failed:
+        logger.warning("sweep failed analyses left in flight", extra={"analyses": failed})
+        metrics.add_metric(name="AnalysisFailed", unit=MetricUnit.Count, value=failed)
+    return {"failed_analyses": failed}
+
+
+def _abandoned(row: Any) -> dict[str, Any]:
+    if not row.attempts:
+        return {"message": "the analysis was never started (its job was lost): run it again"}
+    reason = row.last_error or "the worker stopped before it finished"
+    return {"message": f"the analysis could not be completed after {row.attempts} attempt(s) ({reason}): run it again"}

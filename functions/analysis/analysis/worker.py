@@ -73,11 +73,11 @@ def run_sweep(context: Any) -> dict[str, Any]:
     from labfolio_common.aws import client
 
     from analysis.adapters.sqs_queue import retry_window
-    from analysis.sweep import sweep
+    from analysis.sweep import sweep, sweep_analyses
 
     settings = get_settings()
     window = retry_window(client("sqs"), settings.analysis_queue_url, _lease(context))
-    return sweep(settings.database_url, window) | runner.sweep_analyses(settings.database_url, window)
+    return sweep(settings.database_url, window) | sweep_analyses(settings.database_url, window)
 
 
 @logger.inject_lambda_context

@@ -171,9 +171,11 @@ def _within_cap(
 ) -> list[str]:
     """The missing tickers `account` may still bring in today (tickers the cache lists already are not new); the
     others fail, saying why: no account fills the shared cache's list, nor the daily refresh."""
+    new = [t for t in missing if t not in stored]
+    if not new:
+        return missing
     with session_scope(database_url) as session:
         left = max(0, cap - added_since(session, account, _now() - timedelta(days=1)))
-    new = [t for t in missing if t not in stored]
     refused = set(new[left:])
     for ticker in new[left:]:
         outcome.failed[ticker] = (
